@@ -1,0 +1,321 @@
+"""Validate ESM cards: schema, card data and tags, body against front matter, config.json.
+
+:func:`validate_card` never raises for a bad card; it returns a :class:`CardReport` whose
+problems carry line numbers, so CI can annotate the exact line of a pull request.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import MetadataError
+from ..metadata import CONFIG_FIELDS, EsmMetadata, from_config, to_config
+from ._format import FIELD_LINES, IDENTIFYING_FIELDS, field_value
+from ._markdown import neutralize_block
+from .parse import ParsedCard, Problem, body_value, parse_card, read_card
+from .render import CARD_METADATA_KEY, tidy_markdown
+
+__all__ = ["CardReport", "find_cards", "validate_card", "validate_text"]
+
+CARD_FILENAME = "README.md"
+_SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox"}
+
+
+@dataclass
+class CardReport:
+    """The outcome of validating one card.
+
+    Attributes:
+        path: The card file (``None`` when text was validated directly).
+        problems: Errors and warnings, sorted by line.
+        metadata: The parsed metadata, when the card yields valid metadata.
+    """
+
+    path: Path | None
+    problems: list[Problem] = field(default_factory=list)
+    metadata: EsmMetadata | None = None
+
+    @property
+    def valid(self) -> bool:
+        """True when no problem is an error (warnings do not invalidate a card)."""
+        return not any(p.severity == "error" for p in self.problems)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary, as printed by ``esm-registry card validate --format json``."""
+        return {
+            "path": None if self.path is None else str(self.path),
+            "valid": self.valid,
+            "problems": [
+                {
+                    "severity": p.severity,
+                    "code": p.code,
+                    "line": p.line,
+                    "field": p.field,
+                    "message": p.message,
+                }
+                for p in self.problems
+            ],
+        }
+
+
+def find_cards(path: Path) -> Iterator[Path]:
+    """The card files under ``path``: itself if it is a file, else every ``README.md`` below."""
+    if path.is_file():
+        yield path
+        return
+    for child in sorted(path.iterdir()):
+        if child.is_dir() and not child.is_symlink():
+            if child.name not in _SKIP_DIRS:
+                yield from find_cards(child)
+        elif child.name == CARD_FILENAME and child.is_file():
+            yield child
+
+
+def validate_card(
+    path: str | Path, *, strict: bool = False, check_config: bool = True
+) -> CardReport:
+    """Validate one card file, and the ``config.json`` beside it when there is one.
+
+    Args:
+        path: The card (usually ``README.md`` in an ESM folder).
+        strict: Placeholders on fields that identify the ESM are errors, not warnings.
+        check_config: Compare the card with a sibling ``config.json`` when present.
+
+    Example:
+        >>> report = validate_card("metadata/examples/amz20-dumbbell.card.md")
+        >>> report.valid
+        True
+    """
+    path = Path(path)
+    text, problems = read_card(path)
+    if text is None:
+        return CardReport(path, problems)
+    config_path = path.parent / "config.json" if check_config else None
+    if config_path is not None and not config_path.is_file():
+        config_path = None
+    report = validate_text(text, strict=strict, config_path=config_path)
+    report.path = path
+    return report
+
+
+def validate_text(
+    text: str | bytes, *, strict: bool = False, config_path: Path | None = None
+) -> CardReport:
+    """Validate card text; see :func:`validate_card`."""
+    card = parse_card(text)
+    problems = list(card.problems)
+    if card.front_matter is not None:
+        problems.extend(_check_card_data(card))
+    if card.metadata is not None:
+        problems.extend(_check_body(card, strict=strict))
+        if config_path is not None:
+            problems.extend(_check_config(card, config_path))
+    problems.sort(key=lambda p: (p.line or 0, p.severity != "error"))
+    return CardReport(None, problems, card.metadata)
+
+
+# --- individual checks ------------------------------------------------------------------------
+
+
+def _key_line(card: ParsedCard, key: str) -> int | None:
+    for offset, line in enumerate(card.front_matter_text.split("\n")):
+        if line.startswith(f"{key}:"):
+            return 2 + offset
+    return 2
+
+
+def _check_card_data(card: ParsedCard) -> Iterator[Problem]:
+    front = card.front_matter or {}
+    meta = card.metadata
+    tags = front.get("tags")
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        yield Problem(
+            "card data needs 'tags', a list that holds 'embedding_space_map' and "
+            "'BaseLM:<base model>'",
+            _key_line(card, "tags"),
+            "tags",
+            code="missing-tag",
+        )
+        tags = []
+    if "embedding_space_map" not in tags:
+        yield Problem(
+            "tag 'embedding_space_map' is missing; ESMs are found on the Hub by this tag",
+            _key_line(card, "tags"),
+            "tags",
+            code="missing-tag",
+        )
+    for key in ("base_model", "datasets", "license"):
+        if key not in front:
+            yield Problem(
+                f"card data lacks '{key}'; the Hub indexes ESMs by it",
+                2,
+                key,
+                code="missing-card-data",
+            )
+    if meta is None:
+        return
+    base_tag = f"BaseLM:{meta.base_model}"
+    if base_tag not in tags:
+        stale = [t for t in tags if t.startswith("BaseLM:")]
+        hint = f" (found {', '.join(stale)})" if stale else ""
+        yield Problem(
+            f"tag '{base_tag}' is missing{hint}; hfselect finds ESMs by it",
+            _key_line(card, "tags"),
+            "tags",
+            code="missing-tag",
+        )
+    if "base_model" in front and front["base_model"] != meta.base_model:
+        yield _mismatch(card, "base_model", front["base_model"], meta.base_model)
+    datasets = front.get("datasets")
+    if "datasets" in front and (
+        not isinstance(datasets, list) or meta.task.task_id not in datasets
+    ):
+        yield _mismatch(card, "datasets", datasets, [meta.task.task_id])
+    if "license" in front and front["license"] != meta.license:
+        yield _mismatch(card, "license", front["license"], meta.license)
+    language = front.get("language")
+    if language is not None or meta.language:
+        shown = [language] if isinstance(language, str) else language
+        if shown != meta.language:
+            yield _mismatch(card, "language", language, meta.language or None)
+
+
+def _mismatch(card: ParsedCard, key: str, found: object, expected: object) -> Problem:
+    origin = f"'{CARD_METADATA_KEY}'" if card.source == "front-matter" else "the card body"
+    return Problem(
+        f"card data '{key}' is {found!r} but {origin} says {expected!r}",
+        _key_line(card, key),
+        key,
+        code="card-data-mismatch",
+    )
+
+
+def _same(found: Any, expected: Any) -> bool:
+    if isinstance(found, float) or isinstance(expected, float):
+        try:
+            return math.isclose(float(found), float(expected), rel_tol=1e-12, abs_tol=0.0)
+        except (TypeError, ValueError):
+            return False
+    return bool(found == expected)
+
+
+def _check_body(card: ParsedCard, *, strict: bool) -> Iterator[Problem]:
+    meta = card.metadata
+    assert meta is not None
+    seen: set[str] = set()
+    for body_field in card.body_fields:
+        name = body_field.line_spec.field
+        if name is None:
+            continue
+        seen.add(name)
+        expected = field_value(meta, name)
+        if body_field.placeholder:
+            if name in IDENTIFYING_FIELDS:
+                yield Problem(
+                    f"{body_field.line_spec.label!r} is not filled in "
+                    f"({body_field.raw or 'empty'}); it identifies the ESM",
+                    body_field.line,
+                    name,
+                    code="placeholder",
+                    severity="error" if strict else "warning",
+                )
+            if expected not in (None, []):
+                yield Problem(
+                    f"{body_field.line_spec.label!r} is empty in the body but the metadata "
+                    f"says {expected!r}",
+                    body_field.line,
+                    name,
+                    code="body-mismatch",
+                )
+            continue
+        try:
+            found = body_value(name, body_field.raw)
+        except ValueError:
+            continue  # reported by the parser
+        if not _same(found, expected):
+            yield Problem(
+                f"{body_field.line_spec.label!r} shows {body_field.raw!r} but the metadata "
+                f"says {expected!r}",
+                body_field.line,
+                name,
+                code="body-mismatch",
+            )
+    for spec in FIELD_LINES:
+        if spec.field is None or spec.field in seen:
+            continue
+        seen.add(spec.field)
+        yield Problem(
+            f"the body has no '{spec.label}' line",
+            None,
+            spec.field,
+            code="missing-field-line",
+            severity="error" if spec.field in IDENTIFYING_FIELDS and strict else "warning",
+        )
+    if card.source == "front-matter":
+        yield from _check_texts(card, meta)
+
+
+def _normalise_text(text: str) -> str:
+    return tidy_markdown(text).strip()
+
+
+def _check_texts(card: ParsedCard, meta: EsmMetadata) -> Iterator[Problem]:
+    for name in ("summary", "description", "training_details", "evaluation.lm",
+                 "evaluation.details", "additional_info"):
+        value = field_value(meta, name)
+        expected = "" if value is None else _normalise_text(neutralize_block(str(value)))
+        found, line = card.texts.get(name, ("", None))
+        if _normalise_text(found) != expected:
+            yield Problem(
+                f"the body's {name.replace('.', ' ').replace('_', ' ')} text differs from "
+                f"'{CARD_METADATA_KEY}.{name}'; edit both or re-render the card",
+                line,
+                name,
+                code="body-mismatch",
+                severity="warning",
+            )
+
+
+def _check_config(card: ParsedCard, config_path: Path) -> Iterator[Problem]:
+    meta = card.metadata
+    assert meta is not None
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise ValueError("it is not a JSON object")
+        from_config_meta = from_config(config)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        detail = str(exc) if isinstance(exc, MetadataError) else f"cannot be read: {exc}"
+        yield Problem(
+            f"config.json next to the card {detail}", None, "config.json", code="config-invalid"
+        )
+        return
+    card_config = to_config(meta)
+    config_values = to_config(from_config_meta)
+    for key in config:
+        path = CONFIG_FIELDS.get(key)
+        if path is None:
+            continue
+        found, expected = config_values.get(key), card_config.get(key)
+        if not _same(expected, found):
+            name = ".".join(path)
+            line = next((b.line for b in card.body_fields if b.line_spec.field == name), None)
+            yield Problem(
+                f"the card says {key} = {expected!r} but config.json says {found!r}",
+                line,
+                name,
+                code="config-mismatch",
+            )
