@@ -12,7 +12,6 @@ __all__ = ["AliasError", "YAMLError", "compose_yaml", "dump_yaml", "load_yaml"]
 YAMLError = yaml.YAMLError
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class AliasError(ValueError):
@@ -45,10 +44,10 @@ def load_yaml(text: str) -> Any:
 
 def compose_yaml(text: str) -> yaml.Node | None:
     """The node tree of ``text``, whose marks give line numbers for error reports."""
-    return yaml.compose(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    return yaml.compose(text, Loader=_Loader)
 
 
-class _CardDumper(_BaseDumper):
+class _CardDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """Writes multi-line strings as literal blocks so long card texts stay readable."""
 
 
@@ -64,7 +63,9 @@ _YAML12_NON_STRING = re.compile(
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style: str | None = None
-    if "\n" in value:
+    if "\n" in value and not value.endswith("\n\n"):
+        # Literal blocks read well; "keep" chomping (several final newlines) would make the
+        # emitter close the document with "...", so such text is double-quoted instead.
         style = "|"
     elif _YAML12_NON_STRING.fullmatch(value):
         style = '"'

@@ -16,8 +16,10 @@ from typing import Any, TextIO
 
 from . import __version__
 from .card import CardReport, Problem, find_cards, parse_card, render_card, validate_card
-from .card.parse import read_card
+from .card.parse import MAX_CARD_BYTES, read_card
+from .card.validate import validate_text
 from .errors import EsmRegistryError, UsageError
+from .metadata import load_metadata
 from .schema import metadata_schema_text
 
 __all__ = ["main"]
@@ -49,7 +51,9 @@ def _print_text(reports: list[CardReport], out: TextIO) -> None:
             extra = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
             out.write(f"{name}: valid{extra}\n")
     invalid = sum(not r.valid for r in reports)
-    out.write(f"{len(reports)} card(s) checked: {len(reports) - invalid} valid, {invalid} invalid\n")
+    out.write(
+        f"{len(reports)} card(s) checked: {len(reports) - invalid} valid, {invalid} invalid\n"
+    )
 
 
 def _print_github(reports: list[CardReport], out: TextIO) -> None:
@@ -62,12 +66,19 @@ def _print_github(reports: list[CardReport], out: TextIO) -> None:
             message = f"{p.field}: {p.message}" if p.field else p.message
             out.write(f"::{p.severity} {','.join(props)}::{_github_escape(message)}\n")
     invalid = sum(not r.valid for r in reports)
-    out.write(f"{len(reports)} card(s) checked: {len(reports) - invalid} valid, {invalid} invalid\n")
+    out.write(
+        f"{len(reports)} card(s) checked: {len(reports) - invalid} valid, {invalid} invalid\n"
+    )
 
 
 def _cmd_card_validate(args: argparse.Namespace) -> int:
     reports: list[CardReport] = []
     for raw in args.paths:
+        if raw == "-":
+            report = validate_text(sys.stdin.buffer.read(MAX_CARD_BYTES + 1), strict=args.strict)
+            report.path = Path("<stdin>")
+            reports.append(report)
+            continue
         path = Path(raw)
         if not path.exists():
             raise UsageError(f"no such file or directory: {path}")
@@ -76,8 +87,14 @@ def _cmd_card_validate(args: argparse.Namespace) -> int:
             reports.append(
                 CardReport(
                     path,
-                    [Problem(f"no {'README.md'} card found under this directory", None,
-                             None, code="no-cards")],
+                    [
+                        Problem(
+                            f"no {'README.md'} card found under this directory",
+                            None,
+                            None,
+                            code="no-cards",
+                        )
+                    ],
                 )
             )
         for card in cards:
@@ -111,8 +128,6 @@ def _write_output(text: str, output: str | None) -> None:
 
 
 def _cmd_card_render(args: argparse.Namespace) -> int:
-    from .metadata import load_metadata
-
     try:
         metadata = load_metadata(args.source)
     except FileNotFoundError as exc:
@@ -148,7 +163,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse that exits with 2 and one clear line for every usage error."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
@@ -164,8 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
 
     card = commands.add_parser("card", help="render, parse and validate ESM model cards")
-    card_commands = card.add_subparsers(dest="card_command", metavar="ACTION",
-                                        parser_class=_Parser)
+    card_commands = card.add_subparsers(dest="card_command", metavar="ACTION", parser_class=_Parser)
     card_commands.required = True
 
     validate = card_commands.add_parser(
@@ -174,24 +188,45 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate ESM cards. Exit 0 when all are valid, 1 when any is invalid, "
         "2 for usage errors.",
     )
-    validate.add_argument("paths", nargs="+", metavar="PATH")
-    validate.add_argument("--format", choices=("text", "json", "github"), default="text",
-                          help="github prints ::error annotations for GitHub Actions")
-    validate.add_argument("--strict", action="store_true",
-                          help="placeholders on fields that identify the ESM are errors")
-    validate.add_argument("--no-config", dest="config", action="store_false",
-                          help="do not compare cards with a config.json beside them")
+    validate.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="card files or directories; '-' reads one card from stdin",
+    )
+    validate.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="github prints ::error annotations for GitHub Actions",
+    )
+    validate.add_argument(
+        "--strict",
+        action="store_true",
+        help="placeholders on fields that identify the ESM are errors",
+    )
+    validate.add_argument(
+        "--no-config",
+        dest="config",
+        action="store_false",
+        help="do not compare cards with a config.json beside them",
+    )
     validate.set_defaults(func=_cmd_card_validate)
 
     render = card_commands.add_parser(
         "render", help="render a card from an ESM folder (config.json) or a metadata file"
     )
-    render.add_argument("source", metavar="SOURCE",
-                        help="ESM folder, config.json, or a YAML/JSON metadata file")
-    render.add_argument("-o", "--output", metavar="OUT",
-                        help="output file or folder (default: standard output)")
-    render.add_argument("--template", metavar="FILE",
-                        help="a Jinja2 card template to use instead of the bundled one")
+    render.add_argument(
+        "source", metavar="SOURCE", help="ESM folder, config.json, or a YAML/JSON metadata file"
+    )
+    render.add_argument(
+        "-o", "--output", metavar="OUT", help="output file or folder (default: standard output)"
+    )
+    render.add_argument(
+        "--template",
+        metavar="FILE",
+        help="a Jinja2 card template to use instead of the bundled one",
+    )
     render.set_defaults(func=_cmd_card_render)
 
     parse = card_commands.add_parser("parse", help="print a card's metadata as JSON")

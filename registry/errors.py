@@ -5,6 +5,7 @@ The tree, so that callers can catch exactly what they can handle::
     EsmRegistryError
     ├── MetadataError (ValueError)       metadata that does not satisfy the schema
     ├── CardError (ValueError)           a card that cannot be read at all
+    ├── EsmArtifactError (ValueError)    ESM weights that are unreadable or do not fit the metadata
     ├── TemplateError (ValueError)       a card template that fails to render
     └── UsageError (ValueError)          bad command-line or API arguments
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 __all__ = [
     "CardError",
+    "EsmArtifactError",
     "EsmRegistryError",
     "MetadataError",
     "TemplateError",
@@ -43,6 +45,13 @@ class MetadataError(EsmRegistryError, ValueError):
 
 class CardError(EsmRegistryError, ValueError):
     """A model card cannot be read (not text, too large, no front matter, ...)."""
+
+
+class EsmArtifactError(EsmRegistryError, ValueError):
+    """ESM weights cannot be read, use a refused format, or do not match the metadata.
+
+    The message names the file and tensor, what was expected and what was found.
+    """
 
 
 class TemplateError(EsmRegistryError, ValueError):

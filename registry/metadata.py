@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -97,7 +96,7 @@ def _free_text(value: str) -> str:
     bad = [ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in "\n\t"]
     if bad:
         raise ValueError(f"contains the control character {bad[0]!r}; remove it")
-    return value.replace("\r\n", "\n")
+    return value
 
 
 def _repo_id(value: str) -> str:
@@ -136,23 +135,19 @@ def _architecture(value: str) -> str:
     raise ValueError(f"unknown ESM architecture {value!r}; known architectures: {known}")
 
 
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise ValueError("must be a finite number")
-    return value
-
-
 SingleLine = Annotated[str, AfterValidator(_single_line)]
 OptionalLine = Annotated[SingleLine | None, BeforeValidator(_empty_to_none)]
-FreeText = Annotated[str | None, BeforeValidator(_empty_to_none), AfterValidator(
-    lambda v: None if v is None else _free_text(v)
-)]
+FreeText = Annotated[
+    str | None,
+    BeforeValidator(_empty_to_none),
+    AfterValidator(lambda v: None if v is None else _free_text(v)),
+]
 RepoId = Annotated[str, AfterValidator(_single_line), AfterValidator(_repo_id)]
 LanguageCode = Annotated[str, AfterValidator(_language)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
-PositiveFloat = Annotated[float, Field(gt=0), AfterValidator(_finite)]
-NonNegativeFloat = Annotated[float, Field(ge=0), AfterValidator(_finite)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
@@ -454,10 +449,8 @@ def load_metadata(source: str | Path) -> EsmMetadata:
         raise FileNotFoundError(f"no such metadata file: {path}")
     try:
         text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() in (".yaml", ".yml"):
-            data = load_yaml(text)
-        else:
-            data = json.loads(text)
+        is_yaml = path.suffix.lower() in (".yaml", ".yml")
+        data = load_yaml(text) if is_yaml else json.loads(text)
     except (UnicodeDecodeError, ValueError, YAMLError) as exc:
         raise MetadataError(f"{path} cannot be parsed: {exc}") from None
     if not isinstance(data, Mapping):

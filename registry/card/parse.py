@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from yaml import MappingNode, SequenceNode
 
+from .._yaml import AliasError, YAMLError, compose_yaml, load_yaml
 from ..metadata import EsmMetadata, describe_error
 from ._format import (
     FIELD_LINE_INDEX,
@@ -31,7 +32,6 @@ from ._format import (
     label_key,
 )
 from ._markdown import fence_marker, unescape_inline
-from .._yaml import AliasError, YAMLError, compose_yaml, load_yaml
 from .render import CARD_METADATA_KEY
 
 __all__ = [
@@ -217,7 +217,7 @@ def _text_columns(raw: str) -> str | list[str]:
 _HEADING = re.compile(r" {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _FIELD = re.compile(r" {0,3}[-*+]\s+\*\*(?P<label>[^*]+?)(?P<c1>:?)\*\*(?P<c2>:?)\s*(?P<value>.*)$")
 _MSE = re.compile(r" {0,3}MSE\s*:\s*(?P<value>.*)$")
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_COMMENT_LINE = re.compile(r"\s*<!--.*-->\s*$")
 
 
 def _parse_body(lines: list[str], first_line: int, card: ParsedCard) -> None:
@@ -258,6 +258,8 @@ def _parse_body(lines: list[str], first_line: int, card: ParsedCard) -> None:
                 if section is Section.DESCRIPTION:
                     text_section = None  # the field list ends the description
                 continue
+        if _COMMENT_LINE.match(line):
+            continue  # the template's guidance comments are not content
         if section is Section.EVALUATION_ESM:
             mse = _MSE.match(line)
             if mse:
@@ -268,7 +270,7 @@ def _parse_body(lines: list[str], first_line: int, card: ParsedCard) -> None:
         add_text(line, number)
 
     for text_sec, (buffer, start) in buffers.items():
-        text = _COMMENT.sub("", "\n".join(buffer)).strip("\n")
+        text = "\n".join(buffer).strip("\n")
         if text.strip():
             card.texts[FREE_TEXT_SECTIONS[text_sec]] = (text, start)
 
@@ -393,7 +395,7 @@ def parse_card(text: str | bytes) -> ParsedCard:
     else:
         _, close = bounds
         body_start = close + 1
-        card.front_matter_text = "\n".join(lines[1:close])
+        card.front_matter_text = "\n".join(lines[1:close]) + "\n"
         _read_front_matter(card)
     _parse_body(lines[body_start:], body_start + 1, card)
     _build_metadata(card)

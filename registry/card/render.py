@@ -15,12 +15,12 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from .._resources import DEFAULT_TEMPLATE, data_dir
+from .._yaml import dump_yaml
 from ..architectures import ARCHITECTURES
 from ..errors import TemplateError
 from ..metadata import EsmMetadata
 from ._format import IDENTIFYING_FIELDS, PLACEHOLDER, display_values
 from ._markdown import escape_inline, neutralize_block
-from .._yaml import dump_yaml
 
 __all__ = ["CARD_METADATA_KEY", "card_data", "render_card", "tidy_markdown"]
 
@@ -28,14 +28,21 @@ __all__ = ["CARD_METADATA_KEY", "card_data", "render_card", "tidy_markdown"]
 CARD_METADATA_KEY = "esm_metadata"
 
 
-def _compact(value: Any) -> Any:
-    """Drop ``None`` and empty containers so the front matter lists only what is known."""
-    if isinstance(value, dict):
-        items = ((k, _compact(v)) for k, v in value.items())
-        return {k: v for k, v in items if v is not None and v != {} and v != []}
-    if isinstance(value, list):
-        return [_compact(v) for v in value]
-    return value
+def _compact(value: Any, *, verbatim: frozenset[str] = frozenset({"extra"})) -> Any:
+    """Drop unknown (``None``) and empty fields so the front matter lists only what is known.
+
+    ``extra`` holds other tools' config keys and is kept exactly as it is.
+    """
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if key not in verbatim:
+            item = _compact(item, verbatim=frozenset())
+        if item is None or item in ({}, []):
+            continue
+        out[key] = item
+    return out
 
 
 def card_data(metadata: EsmMetadata) -> dict[str, Any]:
@@ -62,7 +69,7 @@ def _environment(template_dir: str) -> SandboxedEnvironment:
     return SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(template_dir),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # Markdown, escaped by the helpers below  # noqa: S701
+        autoescape=False,  # Markdown, escaped by the helpers below
         keep_trailing_newline=True,
     )
 

@@ -7,6 +7,7 @@ problems carry line numbers, so CI can annotate the exact line of a pull request
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from .parse import ParsedCard, Problem, body_value, parse_card, read_card
 from .render import CARD_METADATA_KEY, tidy_markdown
 
 __all__ = ["CardReport", "find_cards", "validate_card", "validate_text"]
+
+logger = logging.getLogger(__name__)
 
 CARD_FILENAME = "README.md"
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox"}
@@ -73,10 +76,15 @@ class CardReport:
 
 def find_cards(path: Path) -> Iterator[Path]:
     """The card files under ``path``: itself if it is a file, else every ``README.md`` below."""
-    if path.is_file():
+    if not path.is_dir():
         yield path
         return
-    for child in sorted(path.iterdir()):
+    try:
+        children = sorted(path.iterdir())
+    except OSError as exc:
+        logger.warning("cannot list %s: %s", path, exc.strerror or exc)
+        return
+    for child in children:
         if child.is_dir() and not child.is_symlink():
             if child.name not in _SKIP_DIRS:
                 yield from find_cards(child)
@@ -273,8 +281,14 @@ def _normalise_text(text: str) -> str:
 
 
 def _check_texts(card: ParsedCard, meta: EsmMetadata) -> Iterator[Problem]:
-    for name in ("summary", "description", "training_details", "evaluation.lm",
-                 "evaluation.details", "additional_info"):
+    for name in (
+        "summary",
+        "description",
+        "training_details",
+        "evaluation.lm",
+        "evaluation.details",
+        "additional_info",
+    ):
         value = field_value(meta, name)
         expected = "" if value is None else _normalise_text(neutralize_block(str(value)))
         found, line = card.texts.get(name, ("", None))
