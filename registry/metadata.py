@@ -99,6 +99,15 @@ def _free_text(value: str) -> str:
     return value
 
 
+def _column_name(value: str) -> str:
+    if "," in value:
+        raise ValueError(
+            f"column name {value!r} contains ','; cards list several text columns separated "
+            "by commas, so a name with a comma cannot be written unambiguously"
+        )
+    return value
+
+
 def _repo_id(value: str) -> str:
     try:
         validate_repo_id(value)
@@ -142,6 +151,7 @@ FreeText = Annotated[
     BeforeValidator(_empty_to_none),
     AfterValidator(lambda v: None if v is None else _free_text(v)),
 ]
+ColumnName = Annotated[SingleLine, AfterValidator(_column_name)]
 RepoId = Annotated[str, AfterValidator(_single_line), AfterValidator(_repo_id)]
 LanguageCode = Annotated[str, AfterValidator(_language)]
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -163,7 +173,7 @@ class IntermediateTask(_Model):
     task_id: RepoId = Field(description="Hub dataset id of the intermediate task.")
     subset: OptionalLine = Field(None, description="Dataset subset (configuration) name.")
     text_column: Annotated[
-        SingleLine | Annotated[list[SingleLine], Field(min_length=1)] | None,
+        ColumnName | Annotated[list[ColumnName], Field(min_length=1)] | None,
         BeforeValidator(_empty_to_none),
     ] = Field(
         None,

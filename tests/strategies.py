@@ -26,6 +26,8 @@ single_line = (
     .filter(bool)
 )
 
+column = single_line.filter(lambda s: "," not in s)
+
 _chunks = st.one_of(
     st.sampled_from(
         [
@@ -94,7 +96,7 @@ task = st.fixed_dictionaries(
     {"task_id": repo_id},
     optional={
         "subset": single_line,
-        "text_column": st.one_of(single_line, st.lists(single_line, min_size=2, max_size=3)),
+        "text_column": st.one_of(column, st.lists(column, min_size=2, max_size=3)),
         "label_column": single_line,
         "split": single_line,
         "num_examples": st.integers(1, 10**7),

@@ -92,6 +92,7 @@ def test_minimal_metadata_gets_defaults() -> None:
         ({"architecture": "mlp"}, "unknown ESM architecture 'mlp'; known architectures: 'linear'"),
         ({"license": "Apache 2.0"}, "is not a Hub license identifier"),
         ({"developers": "two\nlines"}, "single line"),
+        ({"task": {"task_id": "org/d", "text_column": "a,b"}}, "contains ','"),
         ({"summary": "bell\x07"}, "control character"),
         ({"evaluation": {"esm_mse": float("nan")}}, "finite"),
         ({"extra": {"task_id": "x"}}, "metadata fields"),

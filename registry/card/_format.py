@@ -8,6 +8,7 @@ shows, and the validator compares a card's body with it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -125,6 +126,7 @@ IDENTIFYING_FIELDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def label_key(label: str) -> str:
     """Normalise a label for lookup: case, ``[optional]`` and stray colons do not matter."""
     label = label.replace("[optional]", "").strip().rstrip(":").strip()
@@ -150,6 +152,7 @@ _HEADINGS: list[tuple[str, Section]] = [
 ]
 
 
+@functools.lru_cache(maxsize=1024)
 def classify_heading(level: int, text: str) -> Section:
     """The section that a heading opens."""
     key = label_key(text)

@@ -218,6 +218,8 @@ _HEADING = re.compile(r" {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _FIELD = re.compile(r" {0,3}[-*+]\s+\*\*(?P<label>[^*]+?)(?P<c1>:?)\*\*(?P<c2>:?)\s*(?P<value>.*)$")
 _MSE = re.compile(r" {0,3}MSE\s*:\s*(?P<value>.*)$")
 _COMMENT_LINE = re.compile(r"\s*<!--.*-->\s*$")
+# A line can only be structure if it starts with one of these (after indentation).
+_MARKUP_STARTS = frozenset("#-*+`~<")
 
 
 def _parse_body(lines: list[str], first_line: int, card: ParsedCard) -> None:
@@ -232,7 +234,12 @@ def _parse_body(lines: list[str], first_line: int, card: ParsedCard) -> None:
 
     for offset, line in enumerate(lines):
         number = first_line + offset
-        marker = fence_marker(line)
+        first = line.lstrip(" ")[:1]
+        plain = first not in _MARKUP_STARTS and fence is None
+        if plain and not (section is Section.EVALUATION_ESM and first == "M"):
+            add_text(line, number)  # prose, most lines: no regex needed
+            continue
+        marker = fence_marker(line) if first in "`~" else None
         if fence is not None:
             if marker == fence:
                 fence = None
@@ -242,12 +249,12 @@ def _parse_body(lines: list[str], first_line: int, card: ParsedCard) -> None:
             fence = marker
             add_text(line, number)
             continue
-        heading = _HEADING.match(line)
+        heading = _HEADING.match(line) if first == "#" else None
         if heading:
             section = classify_heading(len(heading.group(1)), heading.group(2))
             text_section = section if section in FREE_TEXT_SECTIONS else None
             continue
-        field_match = _FIELD.match(line)
+        field_match = _FIELD.match(line) if first in "-*+" else None
         if field_match and (field_match.group("c1") or field_match.group("c2")):
             spec = FIELD_LINE_INDEX.get((section, label_key(field_match.group("label"))))
             if spec is None and section is Section.DESCRIPTION:
@@ -258,7 +265,7 @@ def _parse_body(lines: list[str], first_line: int, card: ParsedCard) -> None:
                 if section is Section.DESCRIPTION:
                     text_section = None  # the field list ends the description
                 continue
-        if _COMMENT_LINE.match(line):
+        if first == "<" and _COMMENT_LINE.match(line):
             continue  # the template's guidance comments are not content
         if section is Section.EVALUATION_ESM:
             mse = _MSE.match(line)
