@@ -29,6 +29,7 @@ __all__ = ["CardReport", "find_cards", "validate_card", "validate_cards", "valid
 logger = logging.getLogger(__name__)
 
 CARD_FILENAME = "README.md"
+CARD_SUFFIX = ".card.md"  # cards kept outside an ESM folder, e.g. examples
 # Below this many cards, starting worker processes costs more than it saves.
 _PARALLEL_THRESHOLD = 500
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox"}
@@ -80,7 +81,8 @@ class CardReport:
 
 
 def find_cards(path: Path) -> Iterator[Path]:
-    """The card files under ``path``: itself if it is a file, else every ``README.md`` below."""
+    """The card files under ``path``: itself if it is a file, else every ``README.md`` and
+    ``*.card.md`` below (version-control and virtualenv folders are skipped)."""
     if not path.is_dir():
         yield path
         return
@@ -93,7 +95,7 @@ def find_cards(path: Path) -> Iterator[Path]:
         if child.is_dir() and not child.is_symlink():
             if child.name not in _SKIP_DIRS:
                 yield from find_cards(child)
-        elif child.name == CARD_FILENAME and child.is_file():
+        elif (child.name == CARD_FILENAME or child.name.endswith(CARD_SUFFIX)) and child.is_file():
             yield child
 
 
