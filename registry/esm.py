@@ -256,6 +256,20 @@ class Esm:
             config["version"] = FORMAT_VERSION
         return config
 
+    def to_files(self, *, readme: str | None = None) -> dict[str, bytes]:
+        """The exact bytes of the ESM directory's files, as :meth:`save` writes them.
+
+        The publisher pushes these bytes, so a saved and a published ESM are identical.
+
+        Args:
+            readme: Text of the model card, added as ``README.md`` when given.
+        """
+        files = {} if readme is None else {README_NAME: readme.encode("utf-8")}
+        config = json.dumps(self.to_config(), indent=2, ensure_ascii=False) + "\n"
+        files[CONFIG_NAME] = config.encode("utf-8")
+        files[WEIGHTS_NAME] = safetensors.numpy.save(self.tensors(), metadata={"format": "pt"})
+        return files
+
     def save(self, directory: str | os.PathLike[str], *, readme: str | None = None) -> Path:
         """Write the ESM directory so that hfselect and :meth:`load` read it.
 
@@ -291,20 +305,16 @@ class Esm:
         target = Path(directory).absolute()
         if target.exists() and not target.is_dir():
             raise NotADirectoryError(f"cannot save an ESM to {target}: it is not a directory")
-        config_text = json.dumps(self.to_config(), indent=2, ensure_ascii=False) + "\n"
+        files = self.to_files(readme=readme)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.parent / f".{target.name}.tmp-{secrets.token_hex(6)}"
         staging.mkdir()
         try:
-            safetensors.numpy.save_file(
-                self.tensors(), str(staging / WEIGHTS_NAME), metadata={"format": "pt"}
-            )
-            names = [WEIGHTS_NAME]
-            if readme is not None:
-                (staging / README_NAME).write_text(readme, encoding="utf-8")
-                names.append(README_NAME)
-            (staging / CONFIG_NAME).write_text(config_text, encoding="utf-8")
-            names.append(CONFIG_NAME)
+            # Weights first and config.json last: a reader never sees a new config with old
+            # weights when files are moved into an existing directory below.
+            names = [n for n in (WEIGHTS_NAME, README_NAME, CONFIG_NAME) if n in files]
+            for name in names:
+                (staging / name).write_bytes(files[name])
             for name in names:
                 _fsync_path(staging / name)
             if _rename_new_directory(staging, target):

@@ -412,13 +412,21 @@ def test_errors_subclass_value_error() -> None:
 # --- atomic save ----------------------------------------------------------------------------
 
 
-def _failing_writer(tensors: Any, filename: str, metadata: Any = None) -> None:
-    Path(filename).write_bytes(b"half a file")
-    raise OSError("disk full")
+def _fail_writing_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills up while config.json is written, after the weights were written."""
+    real_write_bytes = Path.write_bytes
+
+    def write_bytes(self: Path, data: bytes) -> int:
+        if self.name == "config.json":
+            real_write_bytes(self, data[:10])
+            raise OSError("disk full")
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
 
 
 def test_failed_save_leaves_no_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(safetensors.numpy, "save_file", _failing_writer)
+    _fail_writing_config(monkeypatch)
 
     with pytest.raises(OSError, match="disk full"):
         _random_esm().save(tmp_path / "esm")
@@ -430,7 +438,7 @@ def test_failed_save_leaves_an_existing_esm_unchanged(
 ) -> None:
     path = _random_esm(seed=1).save(tmp_path / "esm", readme="old card")
     before = {p.name: p.read_bytes() for p in path.iterdir()}
-    monkeypatch.setattr(safetensors.numpy, "save_file", _failing_writer)
+    _fail_writing_config(monkeypatch)
 
     with pytest.raises(OSError, match="disk full"):
         _random_esm(seed=2).save(path, readme="new card")
