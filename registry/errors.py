@@ -7,7 +7,16 @@ The tree, so that callers can catch exactly what they can handle::
     ├── CardError (ValueError)           a card that cannot be read at all
     ├── EsmArtifactError (ValueError)    ESM weights that are unreadable or do not fit the metadata
     ├── TemplateError (ValueError)       a card template that fails to render
-    └── UsageError (ValueError)          bad command-line or API arguments
+    ├── UsageError (ValueError)          bad command-line or API arguments
+    ├── PublishError (ValueError)        an ESM that cannot be published as it is
+    ├── CatalogError (OSError)           the catalog file is missing, foreign, newer or unusable
+    ├── NotInCatalogError (LookupError)  no catalog entry for the repo id asked for
+    └── StoreError (OSError)             a registry store (Hub or local folder) failed
+        ├── StoreAuthError (PermissionError)      token missing, rejected or without write access
+        ├── RepoNotFoundError (FileNotFoundError) no such repo, revision or file in the store
+        ├── StoreConflictError                    the repo changed since it was read
+        └── StoreUnavailableError (ConnectionError)  unreachable, offline, or still failing
+                                                     after the retry budget
 
 Every error also subclasses the built-in exception that fits, so ``except ValueError``
 keeps working for callers who do not know this package.
@@ -17,9 +26,17 @@ from __future__ import annotations
 
 __all__ = [
     "CardError",
+    "CatalogError",
     "EsmArtifactError",
     "EsmRegistryError",
     "MetadataError",
+    "NotInCatalogError",
+    "PublishError",
+    "RepoNotFoundError",
+    "StoreAuthError",
+    "StoreConflictError",
+    "StoreError",
+    "StoreUnavailableError",
     "TemplateError",
     "UsageError",
 ]
@@ -60,3 +77,51 @@ class TemplateError(EsmRegistryError, ValueError):
 
 class UsageError(EsmRegistryError, ValueError):
     """Arguments that cannot work together, a missing file, an unknown format."""
+
+
+class PublishError(EsmRegistryError, ValueError):
+    """An ESM cannot be published as it is, e.g. its rendered card does not validate.
+
+    Args:
+        message: What is wrong and what to do about it.
+        problems: The individual problems, one line each, when there are several.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = list(problems or [])
+        details = "".join(f"\n  - {p}" for p in self.problems)
+        super().__init__(message + details)
+
+
+class StoreError(EsmRegistryError, OSError):
+    """A registry store could not read or write a repo.
+
+    Messages never contain a token; the underlying client error, when there is one, is
+    chained as ``__cause__``.
+    """
+
+
+class StoreAuthError(StoreError, PermissionError):
+    """The store refused the credentials: no token, a rejected token, or no write access."""
+
+
+class RepoNotFoundError(StoreError, FileNotFoundError):
+    """The repo (or the revision or file asked for) does not exist in the store."""
+
+
+class StoreConflictError(StoreError):
+    """The repo moved on since it was read (stale parent commit); re-read and try again."""
+
+
+class StoreUnavailableError(StoreError, ConnectionError):
+    """The store cannot be reached: offline mode, network errors, or 429/5xx answers that
+    outlasted the retry budget. Trying again later may work."""
+
+
+class CatalogError(EsmRegistryError, OSError):
+    """The catalog cannot be used: no file yet (sync first), a file that is not a catalog,
+    one written by a newer esm-registry, or a snapshot in an unknown format."""
+
+
+class NotInCatalogError(EsmRegistryError, LookupError):
+    """The catalog holds no entry for this repo id; sync the catalog or check the id."""

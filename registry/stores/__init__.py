@@ -1,0 +1,138 @@
+"""Registry stores: where published ESMs live (the Hugging Face Hub, or a local folder).
+
+:func:`open_store` turns the ``--registry`` argument into a store:
+
+* ``hub``: the Hub at ``HF_ENDPOINT`` (default ``https://huggingface.co``);
+* an ``http://`` or ``https://`` URL: any Hub-compatible server;
+* a folder (``./registry``, ``/srv/esms``, ``~/esms``, ``file:///srv/esms``): a
+  :class:`LocalStore`. A bare word such as ``hubb`` is refused rather than silently
+  becoming a folder; write ``./hubb`` to mean one.
+
+The embedded default, used when no registry is named, is a local store in
+``$ESM_REGISTRY_HOME/local``; ``ESM_REGISTRY_HOME`` defaults to ``$HF_HOME/esm-registry``
+(``~/.cache/huggingface/esm-registry`` when ``HF_HOME`` is unset too).
+
+Example:
+    >>> import tempfile
+    >>> open_store(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+    LocalStore('...')
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from huggingface_hub import constants
+
+from ..errors import UsageError
+from .base import (
+    ESM_TAG,
+    CommitResult,
+    RegistryStore,
+    RepoFile,
+    RepoInfo,
+    derive_tags,
+    file_matches,
+    git_blob_sha1,
+)
+from .hub import HubStore, RetryPolicy
+from .local import LocalStore
+
+__all__ = [
+    "ESM_TAG",
+    "CommitResult",
+    "HubStore",
+    "LocalStore",
+    "RegistryStore",
+    "RepoFile",
+    "RepoInfo",
+    "RetryPolicy",
+    "default_home",
+    "default_local_root",
+    "derive_tags",
+    "file_matches",
+    "git_blob_sha1",
+    "open_store",
+]
+
+
+def default_home() -> Path:
+    """``$ESM_REGISTRY_HOME``, else ``$HF_HOME/esm-registry`` (read when called)."""
+    explicit = os.environ.get("ESM_REGISTRY_HOME")
+    if explicit:
+        return Path(explicit).expanduser()
+    hf_home = os.environ.get("HF_HOME") or constants.HF_HOME
+    return Path(hf_home).expanduser() / "esm-registry"
+
+
+def default_local_root() -> Path:
+    """Folder of the embedded local store: ``default_home() / "local"``."""
+    return default_home() / "local"
+
+
+def _looks_like_path(spec: str) -> bool:
+    return (
+        spec.startswith((".", "~", "/"))
+        or os.sep in spec
+        or "/" in spec
+        or (os.altsep is not None and os.altsep in spec)
+        or Path(spec).is_dir()
+    )
+
+
+def open_store(spec: str | None = None, *, token: str | None = None) -> RegistryStore:
+    """The store named by ``spec``; see the module docstring for the accepted forms.
+
+    Args:
+        spec: ``hub``, an ``http(s)://`` URL, a folder or ``file://`` URL; ``None`` or an
+            empty string mean the embedded local store.
+        token: Hub access token (ignored by local stores). Default: what huggingface_hub
+            finds (``HF_TOKEN``, ``hf auth login``).
+
+    Raises:
+        UsageError: ``spec`` is none of these.
+
+    Example:
+        >>> open_store("https://hub.example.org/")
+        HubStore(endpoint='https://hub.example.org')
+    """
+    if spec is None or not spec.strip():
+        return LocalStore(default_local_root())
+    spec = spec.strip()
+    if spec == "hub":
+        return HubStore(token=token)
+    if "://" in spec:
+        parts = urlsplit(spec)
+        scheme = parts.scheme.lower()
+        if scheme in ("http", "https"):
+            if not parts.netloc:
+                raise UsageError(f"registry URL {spec!r} has no host")
+            if parts.query or parts.fragment:
+                raise UsageError(f"registry URL {spec!r} must not carry a query or fragment")
+            return HubStore(endpoint=spec.rstrip("/"), token=token)
+        if scheme == "file":
+            if parts.netloc not in ("", "localhost"):
+                raise UsageError(f"file URL {spec!r} names a remote host; use a local folder")
+            path = unquote(parts.path)
+            if not path:
+                raise UsageError(f"file URL {spec!r} names no folder")
+            return _local(path)
+        raise UsageError(
+            f"unsupported registry {spec!r}: use 'hub', an http(s):// URL of a Hub-compatible "
+            "server, or a folder (a path or file:// URL)"
+        )
+    if _looks_like_path(spec):
+        return _local(spec)
+    raise UsageError(
+        f"unknown registry {spec!r}: use 'hub', an http(s):// URL, or a folder "
+        f"(write './{spec}' for a folder of that name)"
+    )
+
+
+def _local(path: str) -> LocalStore:
+    root = Path(path).expanduser()
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"registry folder {root} is a file, not a folder")
+    return LocalStore(root)
