@@ -93,7 +93,7 @@ def test_validate_directory_without_cards(
 ) -> None:
     code, out, _ = run(["card", "validate", str(tmp_path)], capsys)
     assert code == 1
-    assert "no README.md card found" in out
+    assert "no card (README.md or *.card.md) found" in out
 
 
 @pytest.mark.parametrize(
