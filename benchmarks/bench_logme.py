@@ -2,12 +2,10 @@
 
 The reference is hfselect's LogME (hf-dataset-selector, numba). hfselect's package __init__
 imports torch and transformers, so only its ``logme.py`` is loaded, by path; that needs numba and
-scipy. A virtualenv with just those is enough::
+scipy. In the project's virtualenv (where ``.ci/run`` installs hfselect and numba)::
 
-    python3 -m venv /work/venv-hfselect
-    /work/venv-hfselect/bin/pip install numba numpy scipy
-    /work/venv-hfselect/bin/pip install --no-deps hf-dataset-selector==0.2.1
-    /work/venv-hfselect/bin/python benchmarks/bench_logme.py --esms 100
+    pip install --no-deps hf-dataset-selector==0.2.1 && pip install numba scipy
+    python benchmarks/bench_logme.py --esms 100
 
 Without hfselect the script says so and compares against a numpy port of the same
 (thuml-style, SVD-based) algorithm instead.
