@@ -11,6 +11,10 @@ The tree, so that callers can catch exactly what they can handle::
     ├── PublishError (ValueError)        an ESM that cannot be published as it is
     ├── CatalogError (OSError)           the catalog file is missing, foreign, newer or unusable
     ├── NotInCatalogError (LookupError)  no catalog entry for the repo id asked for
+    ├── NoEsmsFoundError (LookupError)   no ESM to rank with for this base model and filters
+    ├── ModelLoadError (OSError)         the base language model or its tokenizer cannot be loaded
+    ├── DatasetError (ValueError)        an intermediate dataset that cannot be used for training
+    ├── TrainingError (RuntimeError)     fine-tuning or fitting an ESM failed (e.g. diverged)
     └── StoreError (OSError)             a registry store (Hub or local folder) failed
         ├── StoreAuthError (PermissionError)      token missing, rejected or without write access
         ├── RepoNotFoundError (FileNotFoundError) no such repo, revision or file in the store
@@ -27,9 +31,12 @@ from __future__ import annotations
 __all__ = [
     "CardError",
     "CatalogError",
+    "DatasetError",
     "EsmArtifactError",
     "EsmRegistryError",
     "MetadataError",
+    "ModelLoadError",
+    "NoEsmsFoundError",
     "NotInCatalogError",
     "PublishError",
     "RepoNotFoundError",
@@ -38,6 +45,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "TemplateError",
+    "TrainingError",
     "UsageError",
 ]
 
@@ -125,3 +133,23 @@ class CatalogError(EsmRegistryError, OSError):
 
 class NotInCatalogError(EsmRegistryError, LookupError):
     """The catalog holds no entry for this repo id; sync the catalog or check the id."""
+
+
+class DatasetError(EsmRegistryError, ValueError):
+    """An intermediate dataset cannot be used: an unknown shipped task or split, a missing
+    column, an unreadable file, or too few examples for what was asked."""
+
+
+class TrainingError(EsmRegistryError, RuntimeError):
+    """Fine-tuning the language model or fitting the ESM failed, e.g. the loss became
+    non-finite; lower the learning rate or use the closed-form fit."""
+
+
+class NoEsmsFoundError(EsmRegistryError, LookupError):
+    """No ESM matches the base model and filters of a ranking; check the base model id,
+    relax the filters, or sync the catalog."""
+
+
+class ModelLoadError(EsmRegistryError, OSError):
+    """The base language model or its tokenizer cannot be loaded: not on the Hub, not in
+    the local cache while offline, or not a model the ranker can embed with."""

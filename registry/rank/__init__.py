@@ -1,0 +1,65 @@
+"""The bundled ranker: score intermediate tasks for a target dataset with ESM-LogME."""
+
+from __future__ import annotations
+
+from registry.rank.logme import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_ITER,
+    DEFAULT_TOL,
+    LogMEResult,
+    TargetStatistics,
+    logme,
+    score_linear,
+    score_linear_batch,
+    score_linear_stream,
+)
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_MAX_ITER",
+    "DEFAULT_TOL",
+    "LogMEResult",
+    "TargetStatistics",
+    "logme",
+    "score_linear",
+    "score_linear_batch",
+    "score_linear_stream",
+]
+
+# --- the ranker around the LogME core: target, embedding, fetching, ranking ----------------
+from registry.rank.api import base_model_ids, find_candidates, rank
+from registry.rank.embed import (
+    POOLINGS,
+    TEXT_SEPARATOR,
+    Embedder,
+    Pooling,
+    default_device,
+    embed_texts,
+    join_columns,
+)
+from registry.rank.fetch import EsmRef, FetchedEsm, fetch_esms, load_esm
+from registry.rank.ranking import RankedEsm, Ranking, SkippedEsm
+from registry.rank.target import Target, load_target, sample_indices
+
+__all__ += [
+    "POOLINGS",
+    "TEXT_SEPARATOR",
+    "Embedder",
+    "EsmRef",
+    "FetchedEsm",
+    "Pooling",
+    "RankedEsm",
+    "Ranking",
+    "SkippedEsm",
+    "Target",
+    "base_model_ids",
+    "default_device",
+    "embed_texts",
+    "fetch_esms",
+    "find_candidates",
+    "join_columns",
+    "load_esm",
+    "load_target",
+    "rank",
+    "sample_indices",
+]

@@ -1,0 +1,466 @@
+"""``rank()``: score every intermediate task of a registry for one target dataset.
+
+The flow, left to right:
+
+1. load the target and sample ``num_examples`` rows as hfselect does (:mod:`.target`);
+2. embed the texts once with the base model, pooled as hfselect pools (:mod:`.embed`);
+3. find the candidate ESMs: an explicit list, else the catalog's ESMs of that base model
+   (aliases included), else the store's listing (:func:`find_candidates`);
+4. stream them from the store on a thread pool (:mod:`.fetch`) into LogME
+   (:mod:`.logme`): linear ESMs are scored in batches from the target's statistics without
+   building ``X Wᵀ + b``; other architectures through ``esm.apply`` and plain LogME;
+5. return a :class:`~registry.rank.ranking.Ranking`; ESMs that fail to load, do not fit or
+   cannot be scored are listed in :attr:`Ranking.skipped` and in one warning.
+
+Example:
+    >>> ranking = rank("data/reviews.csv", "google-bert/bert-base-uncased",
+    ...                registry="hub", text_column="review", label_column="stars")
+    ... # doctest: +SKIP
+    >>> print(ranking)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from ..errors import EsmRegistryError, NoEsmsFoundError, UsageError
+from ..stores import RegistryStore, open_store
+from ._progress import progress_bar
+from .embed import Embedder, Pooling
+from .fetch import EsmRef, FetchedEsm, fetch_esms
+from .logme import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_ITER,
+    LogMEResult,
+    TargetStatistics,
+    logme,
+    score_linear,
+    score_linear_stream,
+)
+from .ranking import RankedEsm, Ranking, SkippedEsm
+from .target import Target, TargetSource, load_target
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+
+__all__ = ["base_model_ids", "find_candidates", "rank"]
+
+logger = logging.getLogger(__name__)
+
+_LINEAR = "linear"
+_SHOWN_SKIPS = 5
+
+
+@dataclass(frozen=True)
+class _Filters:
+    architecture: str | None = None
+    language: str | None = None
+    task_id: str | None = None
+
+    def matches(self, esm_metadata: Any) -> bool:
+        if self.architecture is not None and esm_metadata.architecture != self.architecture:
+            return False
+        if self.language is not None and self.language not in esm_metadata.language:
+            return False
+        return self.task_id is None or esm_metadata.task.task_id.lower() == self.task_id.lower()
+
+
+def base_model_ids(base_model: str) -> list[str]:
+    """``base_model`` and the ids the Hub knows it by (``bert-base-uncased`` ⇄
+    ``google-bert/bert-base-uncased``), from the catalog's built-in alias table.
+
+    Example:
+        >>> base_model_ids("bert-base-uncased")
+        ['bert-base-uncased', 'google-bert/bert-base-uncased']
+    """
+    ids = [base_model]
+    try:
+        from ..catalog.aliases import BUILTIN_ALIASES  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - the catalog ships with the package
+        return ids
+    canonical = BUILTIN_ALIASES.get(base_model.lower(), base_model)
+    ids.append(canonical)
+    ids += [legacy for legacy, target in BUILTIN_ALIASES.items() if target == canonical]
+    return list(dict.fromkeys(ids))
+
+
+def _open_catalog(catalog: Catalog | str | os.PathLike[str]) -> tuple[Catalog, bool]:
+    """The catalog object, and whether this module opened it (and must close it)."""
+    from ..catalog import Catalog  # noqa: PLC0415
+
+    if isinstance(catalog, Catalog):
+        return catalog, False
+    return Catalog(catalog, create=False), True
+
+
+def find_candidates(
+    base_model: str,
+    *,
+    store: RegistryStore | None = None,
+    catalog: Catalog | str | os.PathLike[str] | None = None,
+    architecture: str | None = None,
+    language: str | None = None,
+    task_id: str | None = None,
+) -> list[EsmRef]:
+    """The ESMs of ``base_model`` that match the filters, each at a known commit.
+
+    With a ``catalog`` (a :class:`~registry.catalog.Catalog` or its file) its
+    :meth:`~registry.catalog.Catalog.search` answers, aliases included. Without one, the
+    ``store`` is listed by the card tags ``BaseLM:<id>`` of every alias of the base model
+    (one listing per alias; ``dataset:`` and language tags narrow it), and the
+    architecture is checked once the ESM is loaded.
+
+    Raises:
+        UsageError: neither a catalog nor a store.
+        CatalogError: the catalog file is missing or unusable.
+        StoreError: the store cannot be listed.
+    """
+    if catalog is not None:
+        opened, close = _open_catalog(catalog)
+        try:
+            hits = opened.search(
+                base_model=base_model, architecture=architecture, language=language, task_id=task_id
+            )
+            return [EsmRef.of(entry) for entry in hits]
+        finally:
+            if close:
+                opened.close()
+    if store is None:
+        raise UsageError("find_candidates needs a catalog or a store")
+    extra = [f"dataset:{task_id}"] if task_id else []
+    extra += [language] if language else []
+    found: dict[str, EsmRef] = {}
+    for model_id in base_model_ids(base_model):
+        for info in store.list_esms(tags=[f"BaseLM:{model_id}", *extra]):
+            found.setdefault(info.repo_id, EsmRef(repo_id=info.repo_id, sha=info.sha))
+    return [found[repo_id] for repo_id in sorted(found)]
+
+
+def _store(registry: RegistryStore | str | None, catalog: Any, token: str | None) -> RegistryStore:
+    if isinstance(registry, RegistryStore):
+        return registry
+    if registry is None and catalog is not None:
+        opened, close = _open_catalog(catalog)
+        try:
+            source = opened.source
+        finally:
+            if close:
+                opened.close()
+        if source:
+            logger.info("reading ESMs from %s, the registry the catalog mirrors", source)
+            return open_store(source, token=token)
+    return open_store(registry, token=token)
+
+
+class _Scorer:
+    """Feeds fetched ESMs into LogME; collects entries, skips and convergence counts."""
+
+    def __init__(
+        self,
+        stats: TargetStatistics,
+        features: np.ndarray[Any, Any],
+        target: Target,
+        *,
+        filters: _Filters,
+        base_ids: set[str],
+        chunk_size: int,
+        bar: Any,
+    ) -> None:
+        self.stats = stats
+        self.features = features
+        self.target = target
+        self.filters = filters
+        self.base_ids = {i.lower() for i in base_ids}
+        self.chunk_size = chunk_size
+        self.bar = bar
+        self.entries: list[RankedEsm] = []
+        self.skipped: list[SkippedEsm] = []
+        self.filtered = 0
+        self._in_flight: deque[FetchedEsm] = deque()
+
+    def skip(self, source: str, reason: str) -> None:
+        self.skipped.append(SkippedEsm(source, reason))
+        self.bar.update(1)
+
+    def add(self, item: FetchedEsm, result: LogMEResult) -> None:
+        esm = item.esm
+        assert esm is not None
+        if not np.isfinite(result.score):
+            self.skip(item.source, "LogME returned a non-finite score")
+            return
+        self.entries.append(
+            RankedEsm(
+                0,
+                float(result.score),
+                item.ref.repo_id,
+                item.sha,
+                esm.metadata,
+                converged=result.converged,
+                source=item.source,
+            )
+        )
+        self.bar.update(1)
+
+    def _linear_pairs(self, fetched: Iterable[FetchedEsm]) -> Iterator[tuple[Any, Any]]:
+        for item in fetched:
+            if not item.ok or item.esm is None:
+                self.skip(item.source, item.error or "cannot be loaded")
+                continue
+            metadata = item.esm.metadata
+            if not self.filters.matches(metadata):
+                self.filtered += 1
+                self.bar.update(1)
+                continue
+            if metadata.base_model.lower() not in self.base_ids:
+                logger.warning(
+                    "%s was trained for %s, not for the base model of this ranking",
+                    item.source,
+                    metadata.base_model,
+                )
+            if metadata.architecture != _LINEAR:
+                self._score_general(item)
+                continue
+            self._in_flight.append(item)
+            yield item.esm.weight, item.esm.bias
+
+    def _score_general(self, item: FetchedEsm) -> None:
+        """Any architecture: LogME of ``esm.apply(X)``, as hfselect computes it."""
+        assert item.esm is not None
+        try:
+            features = np.asarray(item.esm.apply(self.features), dtype=np.float64)
+            result = logme(features, self.target.labels, regression=self.target.regression)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError, EsmRegistryError) as exc:
+            self.skip(item.source, f"scoring failed: {exc}")
+            return
+        self.add(item, result)
+
+    def run(self, fetched: Iterable[FetchedEsm]) -> None:
+        """Score everything; a chunk that fails is re-scored one ESM at a time."""
+        source = self._linear_pairs(fetched)
+        while True:
+            stream = score_linear_stream(self.stats, source, chunk_size=self.chunk_size)
+            try:
+                for result in stream:
+                    self.add(self._in_flight.popleft(), result)
+                return
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+                logger.info("scoring a chunk of ESMs failed (%s); scoring them one by one", exc)
+                while self._in_flight:
+                    self._score_single(self._in_flight.popleft())
+
+    def _score_single(self, item: FetchedEsm) -> None:
+        assert item.esm is not None
+        try:
+            result = score_linear(self.stats, item.esm.weight, item.esm.bias)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            self.skip(item.source, f"scoring failed: {exc}")
+            return
+        self.add(item, result)
+
+
+def _notes(entries: Sequence[RankedEsm], target: Target, dim: int) -> list[str]:
+    notes = []
+    stalled = [e for e in entries if not e.converged]
+    if stalled:
+        notes.append(
+            f"LogME did not converge within {DEFAULT_MAX_ITER} iterations for "
+            f"{len(stalled)} of {len(entries)} ESMs (marked converged=false); their scores "
+            "are less reliable"
+        )
+    if len(target) <= dim:
+        notes.append(
+            f"the target has {len(target)} examples for {dim}-dimensional embeddings; LogME "
+            "is more reliable with more examples than dimensions"
+        )
+    return notes
+
+
+def _warn_skipped(skipped: Sequence[SkippedEsm], total: int) -> None:
+    if not skipped:
+        return
+    shown = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:_SHOWN_SKIPS])
+    more = f"; and {len(skipped) - _SHOWN_SKIPS} more" if len(skipped) > _SHOWN_SKIPS else ""
+    logger.warning("%d of %d ESMs were skipped: %s%s", len(skipped), total, shown, more)
+
+
+def rank(
+    target: TargetSource,
+    base_model: str,
+    *,
+    registry: RegistryStore | str | None = None,
+    catalog: Catalog | str | os.PathLike[str] | None = None,
+    esms: Iterable[Any] | None = None,
+    architecture: str | None = None,
+    language: str | None = None,
+    task_id: str | None = None,
+    text_column: str | Sequence[str] | None = None,
+    label_column: str | Sequence[str] | None = None,
+    regression: bool = False,
+    num_examples: int | None = 1000,
+    seed: int | None = 42,
+    subset: str | None = None,
+    split: str | None = None,
+    batch_size: int = 32,
+    max_length: int = 128,
+    device: str | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+    pooling: Pooling | Literal["auto"] = "auto",
+    jobs: int = 8,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    embedding_cache: bool | str | os.PathLike[str] = True,
+    token: str | None = None,
+    progress: bool | None = True,
+) -> Ranking:
+    """Rank intermediate tasks for ``target`` by the ESM-LogME score of their ESMs.
+
+    Args:
+        target: The target data: a Hub dataset id, a local csv/tsv/json/jsonl/parquet
+            file, a ``datasets.Dataset``, a pandas ``DataFrame``, a dict of columns, a
+            ``(texts, labels)`` pair, or a loaded :class:`~registry.rank.target.Target`.
+        base_model: Hub id of the base language model; ESMs are matched by it (aliases
+            included) and the target is embedded with it.
+        registry: Where the ESMs are read from: a store, or what
+            :func:`~registry.stores.open_store` accepts (``"hub"``, a URL, a folder).
+            Default: the registry the catalog mirrors, else the embedded local store.
+        catalog: A :class:`~registry.catalog.Catalog` or its file, searched for the
+            candidates. Without one the registry is listed by tags.
+        esms: Rank exactly these instead: :class:`~registry.esm.Esm` objects, ESM
+            folders, repo ids (read from ``registry``) or catalog entries.
+        architecture: Only ESMs of this architecture.
+        language: Only ESMs of tasks in this language.
+        task_id: Only ESMs of this intermediate task.
+        text_column: Text column of the target, or several to join (default ``"text"``).
+        label_column: Label column (several regression targets allowed; default ``"label"``).
+        regression: The target is a regression task.
+        num_examples: Target examples to sample; ``None`` uses all.
+        seed: Seed of the sample (the same rows as hfselect for the same seed).
+        subset: Subset of a Hub target dataset.
+        split: Split of a Hub target dataset (default ``train``) or a ``DatasetDict``.
+        batch_size: Texts per forward pass of the base model.
+        max_length: Tokens per text at most.
+        device: ``"cuda"``, ``"cpu"``, …; default CUDA when available.
+        model_path: Load the base model from this folder (a local copy of ``base_model``).
+        pooling: ``"auto"`` (hfselect's rules) or an explicit pooling.
+        jobs: ESMs downloaded at the same time.
+        chunk_size: Linear ESMs scored per batched LogME call.
+        embedding_cache: Cache the target's embeddings (``True``: in the default folder;
+            a path: there; ``False``: off).
+        token: Hub token for a Hub registry.
+        progress: Progress bars for embedding, fetching and scoring; ``None``: only when
+            stderr is a terminal.
+
+    Returns:
+        The ranking, best first, with skipped ESMs and scoring notes.
+
+    Raises:
+        UsageError: invalid arguments or target data.
+        NoEsmsFoundError: no ESM matches the base model and filters.
+        ModelLoadError: the base model cannot be loaded.
+        CatalogError, StoreError: the catalog or registry cannot be read.
+    """
+    if chunk_size < 1:
+        raise UsageError(f"chunk_size must be at least 1, got {chunk_size}")
+    if jobs < 1:
+        raise UsageError(f"jobs must be at least 1, got {jobs}")
+    filters = _Filters(architecture, language, task_id)
+    loaded = load_target(
+        target,
+        text_column=text_column,
+        label_column=label_column,
+        regression=regression,
+        num_examples=num_examples,
+        seed=seed,
+        subset=subset,
+        split=split,
+    )
+
+    # Candidates before the (slower) embedding, so a typo in the base model fails fast.
+    store: RegistryStore | None = None
+    if esms is not None:
+        refs = [EsmRef.of(item) for item in esms]
+        if any(ref.repo_id is not None for ref in refs):
+            store = _store(registry, catalog, token)
+    else:
+        store = _store(registry, catalog, token)
+        refs = find_candidates(
+            base_model,
+            store=store,
+            catalog=catalog,
+            architecture=architecture,
+            language=language,
+            task_id=task_id,
+        )
+    if not refs:
+        where = f" in {store.location}" if store is not None else ""
+        raise NoEsmsFoundError(
+            f"no ESMs for the base model {base_model}{where}"
+            f"{_describe_filters(filters)}; check the model id (Hub ids such as "
+            "'google-bert/bert-base-uncased'), relax the filters, or sync the catalog"
+        )
+    logger.info("%d candidate ESM(s) for %s", len(refs), base_model)
+
+    cache: str | os.PathLike[str] | Literal[False] | None
+    cache = None if embedding_cache is True else embedding_cache
+    embedder = Embedder(
+        model_path if model_path is not None else base_model,
+        model_id=base_model,
+        pooling=pooling,
+        device=device,
+        cache_dir=cache,
+    )
+    features = embedder.embed(
+        loaded.texts, batch_size=batch_size, max_length=max_length, progress=progress
+    )
+    stats = TargetStatistics.from_embeddings(features, loaded.labels, regression=loaded.regression)
+
+    fetched = fetch_esms(refs, store, jobs=jobs, embedding_dim=features.shape[1], progress=progress)
+    with progress_bar(total=len(refs), desc="scoring ESMs", unit="esm", progress=progress) as bar:
+        scorer = _Scorer(
+            stats,
+            features,
+            loaded,
+            filters=filters,
+            base_ids=set(base_model_ids(base_model)),
+            chunk_size=chunk_size,
+            bar=bar,
+        )
+        scorer.run(fetched)
+    _warn_skipped(scorer.skipped, len(refs))
+    if scorer.filtered:
+        logger.info("%d ESM(s) did not match the filters", scorer.filtered)
+    summary = loaded.describe()
+    summary.update(
+        {
+            "embedding_dim": int(features.shape[1]),
+            "max_length": max_length,
+            "model_revision": embedder.revision,
+        }
+    )
+    return Ranking(
+        scorer.entries,
+        base_model=base_model,
+        pooling=embedder.pooling,
+        target=summary,
+        skipped=scorer.skipped,
+        notes=_notes(scorer.entries, loaded, int(features.shape[1])),
+    )
+
+
+def _describe_filters(filters: _Filters) -> str:
+    parts = [
+        f"{name}={value}"
+        for name, value in (
+            ("architecture", filters.architecture),
+            ("language", filters.language),
+            ("task_id", filters.task_id),
+        )
+        if value is not None
+    ]
+    return f" matching {', '.join(parts)}" if parts else ""

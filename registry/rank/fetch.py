@@ -1,0 +1,283 @@
+"""Fetch ESMs for a ranking: many at a time, streamed, every failure reported, none fatal.
+
+:func:`fetch_esms` turns references (catalog entries, repo ids, ESM folders, or loaded
+:class:`~registry.esm.Esm` objects) into loaded, validated ESMs. Downloads run on a bounded
+thread pool, and results are yielded in input order while later ones are still loading;
+at most ``2 × jobs`` ESMs are held at once, so memory stays flat however large the
+registry. An ESM that cannot be read or does not fit (unreadable weights, wrong shape,
+another embedding dimension) comes out as a failed :class:`FetchedEsm` with the reason,
+and the caller skips it.
+
+Where the files come from:
+
+* :class:`~registry.stores.HubStore`: ``config.json`` and ``model.safetensors`` at the
+  commit the catalog recorded, through the huggingface_hub download cache (a cached
+  commit costs no request);
+* :class:`~registry.stores.LocalStore`: straight from the commit's snapshot folder;
+* any other store: :meth:`~registry.stores.RegistryStore.read_file` into a temporary folder.
+
+Example:
+    >>> from registry.stores import LocalStore
+    >>> import tempfile
+    >>> list(fetch_esms([], LocalStore(tempfile.mkdtemp())))
+    []
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections import deque
+from collections.abc import Iterable, Iterator, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import EsmRegistryError, UsageError
+from ..esm import CONFIG_NAME, WEIGHTS_NAME, Esm
+from ..metadata import EsmMetadata
+from ..stores.base import RegistryStore, check_repo_id
+from ._progress import progress_bar
+
+__all__ = ["EsmRef", "FetchedEsm", "fetch_esms", "load_esm"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_REASON = 300
+
+
+@dataclass(frozen=True)
+class EsmRef:
+    """Where to find one ESM.
+
+    Attributes:
+        repo_id: ``namespace/name`` in the store (``None`` for a folder or an object).
+        sha: Commit to read (the catalog's); ``None``: the main branch.
+        path: A local ESM folder instead of a repo.
+        esm: An already loaded ESM.
+        metadata: What the catalog says about it (used in messages only).
+    """
+
+    repo_id: str | None = None
+    sha: str | None = None
+    path: Path | None = None
+    esm: Esm | None = None
+    metadata: EsmMetadata | None = None
+
+    @property
+    def source(self) -> str:
+        """The repo id, folder, or task of the ESM, for messages."""
+        if self.repo_id is not None:
+            return self.repo_id
+        if self.path is not None:
+            return str(self.path)
+        if self.esm is not None:
+            return self.esm.metadata.display_name
+        return "?"
+
+    @classmethod
+    def of(cls, item: Any) -> EsmRef:
+        """A reference from a catalog entry (``repo_id``/``sha``/``metadata``), an
+        :class:`Esm`, an ESM folder, or a repo id.
+
+        Raises:
+            UsageError: ``item`` is none of these.
+        """
+        if isinstance(item, EsmRef):
+            return item
+        if isinstance(item, Esm):
+            return cls(esm=item)
+        if isinstance(item, os.PathLike) or (isinstance(item, str) and Path(item).is_dir()):
+            return cls(path=Path(item))
+        if isinstance(item, str):
+            return cls(repo_id=check_repo_id(item))
+        repo_id = getattr(item, "repo_id", None)
+        if isinstance(repo_id, str):
+            metadata = getattr(item, "metadata", None)
+            sha = getattr(item, "sha", None)
+            return cls(
+                repo_id=repo_id,
+                sha=sha if isinstance(sha, str) else None,
+                metadata=metadata if isinstance(metadata, EsmMetadata) else None,
+            )
+        raise UsageError(
+            f"cannot use a {type(item).__name__} as an ESM; pass an Esm, an ESM folder, a repo "
+            "id or a catalog entry"
+        )
+
+
+@dataclass(frozen=True)
+class FetchedEsm:
+    """The outcome of fetching one ESM: the ESM, or the reason it could not be used.
+
+    Attributes:
+        ref: What was fetched.
+        esm: The loaded ESM (``None`` on failure).
+        sha: The commit it was read at, when known.
+        error: Why it cannot be used (``None`` on success).
+    """
+
+    ref: EsmRef
+    esm: Esm | None = None
+    sha: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the ESM loaded and fits."""
+        return self.esm is not None and self.error is None
+
+    @property
+    def source(self) -> str:
+        """The repo id or folder, for messages."""
+        return self.ref.source
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if not isinstance(exc, EsmRegistryError | OSError):
+        text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+
+
+def _hub_files(store: Any, repo_id: str, sha: str | None) -> tuple[Path, Path]:
+    """Both files through the huggingface_hub cache (no request for a cached commit)."""
+    paths = [
+        Path(store.api.hf_hub_download(repo_id, name, revision=sha, cache_dir=store.cache_dir))
+        for name in (CONFIG_NAME, WEIGHTS_NAME)
+    ]
+    return paths[0], paths[1]
+
+
+def _local_files(store: Any, repo_id: str, sha: str | None) -> tuple[Path, Path] | None:
+    """The snapshot files of a :class:`LocalStore` commit; ``None`` if not laid out so."""
+    from ..stores.local import META_DIR  # noqa: PLC0415
+
+    if sha is None:
+        sha = store.repo_info(repo_id).sha
+    namespace, name = repo_id.split("/")
+    snapshot = Path(store.root) / META_DIR / "repos" / namespace / name / "snapshots" / str(sha)
+    config, weights = snapshot / CONFIG_NAME, snapshot / WEIGHTS_NAME
+    if config.is_file() and weights.is_file():
+        return config, weights
+    return None
+
+
+def load_esm(ref: EsmRef | Any, store: RegistryStore | None = None) -> Esm:
+    """Load one ESM (see the module docstring for where its files come from).
+
+    Args:
+        ref: An :class:`EsmRef`, or anything :meth:`EsmRef.of` accepts.
+        store: The store to read repo ids from (not needed for folders and objects).
+
+    Raises:
+        UsageError: a repo id without a store.
+        StoreError: the store failed (missing repo, unreachable, …).
+        EsmArtifactError, MetadataError, FileNotFoundError: the files are not a valid ESM.
+    """
+    ref = EsmRef.of(ref)
+    if ref.esm is not None:
+        return ref.esm
+    if ref.path is not None:
+        return Esm.load(ref.path)
+    assert ref.repo_id is not None
+    if store is None:
+        raise UsageError(f"{ref.repo_id} is a repo id: pass the store (registry) to read it from")
+    from ..stores.hub import HubStore  # noqa: PLC0415
+    from ..stores.local import LocalStore  # noqa: PLC0415
+
+    if isinstance(store, HubStore):
+        try:
+            config, weights = _hub_files(store, ref.repo_id, ref.sha)
+        except Exception as exc:
+            raise store._translate(exc, "read", ref.repo_id) from exc
+        return Esm.from_files(config, weights)
+    if isinstance(store, LocalStore):
+        files = _local_files(store, ref.repo_id, ref.sha)
+        if files is not None:
+            return Esm.from_files(*files)
+    with tempfile.TemporaryDirectory(prefix="esm-registry-fetch-") as folder:
+        for name in (CONFIG_NAME, WEIGHTS_NAME):
+            (Path(folder) / name).write_bytes(store.read_file(ref.repo_id, name, ref.sha))
+        return Esm.load(folder)
+
+
+def _check(esm: Esm, embedding_dim: int | None) -> str | None:
+    dim = esm.weight.shape[1]
+    if embedding_dim is not None and dim != embedding_dim:
+        return (
+            f"maps {dim}-dimensional embeddings, but the base model's are {embedding_dim}-"
+            "dimensional"
+        )
+    return None
+
+
+def _fetch_one(ref: EsmRef, store: RegistryStore | None, embedding_dim: int | None) -> FetchedEsm:
+    try:
+        esm = load_esm(ref, store)
+    except (EsmRegistryError, OSError, ValueError) as exc:
+        logger.debug("cannot load %s: %s", ref.source, exc)
+        return FetchedEsm(ref, sha=ref.sha, error=_reason(exc))
+    problem = _check(esm, embedding_dim)
+    if problem is not None:
+        return FetchedEsm(ref, sha=ref.sha, error=problem)
+    return FetchedEsm(ref, esm=esm, sha=ref.sha)
+
+
+def fetch_esms(
+    items: Iterable[Any],
+    store: RegistryStore | None = None,
+    *,
+    jobs: int = 8,
+    embedding_dim: int | None = None,
+    progress: bool | None = None,
+    total: int | None = None,
+) -> Iterator[FetchedEsm]:
+    """Load ESMs on ``jobs`` threads; yield each outcome in input order as it is ready.
+
+    Args:
+        items: Catalog entries, repo ids, ESM folders, :class:`Esm` objects or
+            :class:`EsmRef`\\ s; consumed lazily.
+        store: Where repo ids are read from.
+        jobs: Downloads at the same time; at most ``2 × jobs`` ESMs are held at once.
+        embedding_dim: Fail ESMs that map embeddings of another dimension.
+        progress: Show a progress bar; ``None``: only when stderr is a terminal.
+        total: Number of items, for the progress bar (``len(items)`` when it has one).
+
+    Yields:
+        One :class:`FetchedEsm` per item; failed ones carry :attr:`FetchedEsm.error`.
+
+    Raises:
+        UsageError: ``jobs`` is below 1, or an item is not a reference to an ESM.
+    """
+    if jobs < 1:
+        raise UsageError(f"jobs must be at least 1, got {jobs}")
+    if total is None and isinstance(items, Sized):
+        total = len(items)
+    refs = (EsmRef.of(item) for item in items)
+    pending: deque[Future[FetchedEsm]] = deque()
+    failed = 0
+    with (
+        ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="esm-fetch") as pool,
+        progress_bar(total=total, desc="fetching ESMs", unit="esm", progress=progress) as bar,
+    ):
+        try:
+            for ref in refs:
+                pending.append(pool.submit(_fetch_one, ref, store, embedding_dim))
+                while len(pending) >= 2 * jobs:
+                    result = pending.popleft().result()
+                    failed += not result.ok
+                    bar.update(1)
+                    yield result
+            while pending:
+                result = pending.popleft().result()
+                failed += not result.ok
+                bar.update(1)
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+    if failed:
+        logger.debug("%d ESM(s) could not be fetched", failed)
