@@ -39,12 +39,12 @@ Scorer = Callable[[np.ndarray, np.ndarray], float]
 
 
 def load_ours() -> tuple[ModuleType, str]:
-    """registry.rank.logme; by path when the package's other dependencies are not installed."""
+    """registry.rank.scoring; by path when the package's other dependencies are not installed."""
     sys.path.insert(0, str(ROOT))
     try:
-        return importlib.import_module("registry.rank.logme"), "registry.rank.logme"
+        return importlib.import_module("registry.rank.scoring"), "registry.rank.scoring"
     except ImportError as exc:
-        path = ROOT / "registry" / "rank" / "logme.py"
+        path = ROOT / "registry" / "rank" / "scoring.py"
         spec = importlib.util.spec_from_file_location("_bench_registry_logme", path)
         assert spec is not None
         assert spec.loader is not None

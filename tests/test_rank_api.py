@@ -307,7 +307,7 @@ def test_a_chunk_that_fails_to_score_is_retried_one_by_one(
 ) -> None:
     import importlib
 
-    logme_module = importlib.import_module("registry.rank.logme")  # the package has a logme()
+    logme_module = importlib.import_module("registry.rank.scoring")
     esms = _esms()
     poisoned = esms[2].weight
     original = logme_module._score_linear_chunk

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.rank.logme import (
+from registry.rank.scoring import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_ITER,
     DEFAULT_TOL,

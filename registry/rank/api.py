@@ -35,7 +35,8 @@ from ..stores import RegistryStore, open_store
 from ._progress import progress_bar
 from .embed import Embedder, Pooling
 from .fetch import EsmRef, FetchedEsm, fetch_esms
-from .logme import (
+from .ranking import RankedEsm, Ranking, SkippedEsm
+from .scoring import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_ITER,
     LogMEResult,
@@ -44,7 +45,6 @@ from .logme import (
     score_linear,
     score_linear_stream,
 )
-from .ranking import RankedEsm, Ranking, SkippedEsm
 from .target import Target, TargetSource, load_target
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 import registry.rank
-from registry.rank.logme import (
+from registry.rank.scoring import (
     LogMEResult,
     TargetStatistics,
     logme,
@@ -24,7 +24,7 @@ from registry.rank.logme import (
 )
 
 # registry.rank re-exports the function logme, which shadows the submodule as an attribute.
-logme_module = importlib.import_module("registry.rank.logme")
+logme_module = importlib.import_module("registry.rank.scoring")
 
 Array = NDArray[np.float64]
 
@@ -310,7 +310,7 @@ def test_rank_deficient_features_with_many_examples() -> None:
 def test_non_convergence_is_reported(caplog: pytest.LogCaptureFixture) -> None:
     x, w, b, y = make_problem(60, 200, seed=14, classes=5)
     f = x @ w.T + b
-    with caplog.at_level(logging.WARNING, logger="registry.rank.logme"):
+    with caplog.at_level(logging.WARNING, logger="registry.rank.scoring"):
         capped = logme(f, y)
     assert not capped.converged
     assert capped.n_iter.max() == 50
