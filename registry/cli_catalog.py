@@ -1,0 +1,460 @@
+"""``esm-registry catalog …``: sync the ESM catalog and query it from the shell.
+
+Registered on the main parser by :func:`add_catalog_commands`. Every command reads the
+catalog named by ``--catalog PATH``, else ``$ESM_REGISTRY_CATALOG``, else
+``$HF_HOME/esm-registry/catalog.sqlite``. Tables are for people; ``--format json`` and
+``--format csv`` are for programs. Exit codes as for the other commands: 0 success, 1 a
+failure (missing catalog, unknown repo id, a repo that could not be read), 2 usage errors.
+
+Example::
+
+    esm-registry catalog sync --registry hub
+    esm-registry catalog search --base-model bert-base-uncased --language en --limit 10
+    esm-registry catalog show alice/ESM_bert-base-uncased_stanfordnlp__imdb --format json
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from .errors import CatalogError, EsmRegistryError
+
+if TYPE_CHECKING:
+    from .catalog import Catalog, CatalogEntry, SyncSummary
+
+__all__ = ["add_catalog_commands"]
+
+EXIT_OK, EXIT_INVALID = 0, 1
+_TABLE_LIMIT = 50
+_MAX_CELL = 60
+
+Command = Callable[[argparse.Namespace], int]
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _sqlite_errors(func: Command) -> Command:
+    """A locked or damaged catalog file is an error message, not a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except sqlite3.Error as exc:
+            raise CatalogError(f"catalog database error: {exc}") from exc
+
+    return wrapper
+
+
+def _open(args: argparse.Namespace, *, create: bool = False) -> Catalog:
+    from .catalog import Catalog  # noqa: PLC0415 - keeps `card validate` fast
+
+    catalog = Catalog(args.catalog, create=create)
+    if not create and catalog.last_sync is None:
+        catalog.close()
+        raise CatalogError(
+            f"the catalog {catalog.path} has never been synced; run "
+            "`esm-registry catalog sync --registry REG` first"
+        )
+    return catalog
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "-"
+    text = " ".join(str(value).split())
+    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
+    cells = [list(header)] + [[_cell(value) for value in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+def _csv_rows(header: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
+    import csv  # noqa: PLC0415
+
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+
+
+def _progress(args: argparse.Namespace) -> bool | None:
+    return False if args.no_progress else None  # None: only when stderr is a terminal
+
+
+# --- sync ---------------------------------------------------------------------------------
+
+
+def _print_summary(summary: SyncSummary, path: Path, out: TextIO) -> None:
+    out.write(f"synced {summary.source} into {path} in {summary.seconds:.1f} s\n")
+    out.write(summary.describe() + "\n")
+    if summary.aliases:
+        out.write("learned base-model aliases:\n")
+        for alias, canonical in summary.aliases:
+            out.write(f"  {alias} -> {canonical}\n")
+    if summary.unusable:
+        out.write(f"unusable ({len(summary.unusable)}; not indexed):\n")
+        for repo in summary.unusable:
+            out.write(f"  {repo.repo_id}: {repo.reason}\n")
+    if summary.failed:
+        out.write(f"failed ({len(summary.failed)}; the next sync tries again):\n")
+        for failed in summary.failed:
+            out.write(f"  {failed.repo_id}: {' '.join(failed.error.split())}\n")
+
+
+@_sqlite_errors
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from .stores import open_store  # noqa: PLC0415
+
+    store = open_store(args.registry, token=args.token)
+    with _open(args, create=True) as catalog:
+        if args.from_snapshot:
+            snapshot = catalog.load_snapshot(store, args.from_snapshot)
+            taken = snapshot.info.get("created_at", "?")
+            sys.stdout.write(
+                f"loaded {len(snapshot.entries)} entries from the snapshot "
+                f"{args.from_snapshot} (taken {taken})\n"
+            )
+        summary = catalog.sync(store, jobs=args.jobs, progress=_progress(args))
+        if args.format == "json":
+            payload = {
+                "catalog": str(catalog.path),
+                "source": summary.source,
+                "listed": summary.listed,
+                "added": list(summary.added),
+                "updated": list(summary.updated),
+                "removed": list(summary.removed),
+                "unchanged": summary.unchanged,
+                "indexed": summary.indexed,
+                "with_problems": summary.with_problems,
+                "unusable": [repo.model_dump(mode="json") for repo in summary.unusable],
+                "failed": [{"repo_id": f.repo_id, "error": f.error} for f in summary.failed],
+                "aliases": [list(pair) for pair in summary.aliases],
+                "seconds": round(summary.seconds, 3),
+            }
+            json.dump(payload, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            _print_summary(summary, catalog.path, sys.stdout)
+    return EXIT_OK if summary.ok else EXIT_INVALID
+
+
+# --- search, show, coverage ---------------------------------------------------------------
+
+_SEARCH_HEADER = ("REPO ID", "BASE MODEL", "TASK", "ARCH", "DIM", "EXAMPLES", "LANG", "PROBLEMS")
+
+
+def _search_row(entry: CatalogEntry) -> list[Any]:
+    return [
+        entry.repo_id,
+        entry.base_model_canonical,
+        entry.display_name,
+        entry.architecture,
+        entry.embedding_dim,
+        entry.num_examples,
+        entry.language,
+        len(entry.problems) or "-",
+    ]
+
+
+@_sqlite_errors
+def _cmd_search(args: argparse.Namespace) -> int:
+    from .catalog.snapshot import write_csv  # noqa: PLC0415
+
+    has_problems = True if args.with_problems else False if args.without_problems else None
+    with _open(args) as catalog:
+        results = catalog.search(
+            base_model=args.base_model,
+            architecture=args.architecture,
+            embedding_dim=args.embedding_dim,
+            task_id=args.task_id,
+            language=args.language,
+            min_examples=args.min_examples,
+            text=args.text,
+            has_problems=has_problems,
+            limit=args.limit,
+            order_by=f"-{args.order_by.lstrip('-')}" if args.desc else args.order_by,
+        )
+        if args.format == "json":
+            sys.stdout.write(results.to_json() + "\n")
+        elif args.format == "csv":
+            write_csv(results, sys.stdout)
+        else:
+            shown = results[: args.limit or _TABLE_LIMIT]
+            if not shown:
+                sys.stdout.write("no ESM matches\n")
+                return EXIT_OK
+            _print_table(_SEARCH_HEADER, [_search_row(entry) for entry in shown], sys.stdout)
+            more = len(results) - len(shown)
+            tail = f" (showing {len(shown)}; --limit N shows more)" if more > 0 else ""
+            if args.limit is not None and len(results) == args.limit:
+                tail = " (--limit reached)"
+            sys.stdout.write(f"{len(results)} ESM(s){tail}\n")
+    return EXIT_OK
+
+
+@_sqlite_errors
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    with _open(args) as catalog:
+        coverage = catalog.coverage()
+    if args.format == "json":
+        json.dump(coverage, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.format == "csv":
+        _csv_rows(("base_model", "esms"), list(coverage.items()), sys.stdout)
+    else:
+        if not coverage:
+            sys.stdout.write("the catalog holds no ESM\n")
+            return EXIT_OK
+        _print_table(("BASE MODEL", "ESMS"), list(coverage.items()), sys.stdout)
+        total = sum(coverage.values())
+        sys.stdout.write(f"{total} ESM(s) for {len(coverage)} base model(s)\n")
+    return EXIT_OK
+
+
+@_sqlite_errors
+def _cmd_show(args: argparse.Namespace) -> int:
+    from .catalog.entries import FLAT_COLUMNS, flat_row  # noqa: PLC0415
+
+    with _open(args) as catalog:
+        entry = catalog[args.repo_id]
+    if args.format == "json":
+        sys.stdout.write(entry.model_dump_json(indent=2) + "\n")
+        return EXIT_OK
+    row = flat_row(entry)
+    width = max(len(name) for name in FLAT_COLUMNS)
+    for name in FLAT_COLUMNS:
+        value = row[name]
+        if name == "problems" or value is None or value == []:
+            continue
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        if "\n" in shown:
+            shown = shown.replace("\n", "\n" + " " * (width + 2))
+        sys.stdout.write(f"{name.ljust(width)}  {shown}\n")
+    if entry.metadata.extra:
+        extra = json.dumps(entry.metadata.extra, ensure_ascii=False)
+        sys.stdout.write(f"{'extra'.ljust(width)}  {extra}\n")
+    if entry.problems:
+        sys.stdout.write(f"problems ({len(entry.problems)}):\n")
+        for problem in entry.problems:
+            sys.stdout.write(f"  [{problem.code}] {problem.message}\n")
+    return EXIT_OK
+
+
+# --- export, publish-snapshot ---------------------------------------------------------------
+
+
+@_sqlite_errors
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .catalog.snapshot import export_format  # noqa: PLC0415
+
+    export_format(args.output)  # a usage error before the catalog is opened
+    with _open(args) as catalog:
+        try:
+            count = catalog.export(args.output)
+        except EsmRegistryError:
+            raise
+        except OSError as exc:
+            raise CatalogError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+    sys.stdout.write(f"exported {count} entries to {args.output}\n")
+    return EXIT_OK
+
+
+@_sqlite_errors
+def _cmd_publish_snapshot(args: argparse.Namespace) -> int:
+    from .stores import open_store  # noqa: PLC0415
+    from .stores.base import check_repo_id  # noqa: PLC0415
+
+    check_repo_id(args.repo_id)
+    store = open_store(args.registry, token=args.token)
+    with _open(args) as catalog:
+        result = catalog.publish_snapshot(store, args.repo_id, private=args.private or None)
+        count = len(catalog)
+    sys.stdout.write(f"published a snapshot of {count} entries: {result.url}\n")
+    return EXIT_OK
+
+
+# --- the parser -----------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _add_catalog_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--catalog",
+        metavar="PATH",
+        help="the catalog file (default: $ESM_REGISTRY_CATALOG, else "
+        "$HF_HOME/esm-registry/catalog.sqlite)",
+    )
+
+
+def _add_registry_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--registry",
+        metavar="REG",
+        help="'hub' (the Hub at HF_ENDPOINT), an http(s):// URL of a Hub-compatible server, "
+        "or a folder; default: the local registry in $ESM_REGISTRY_HOME/local",
+    )
+    parser.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="Hub access token (default: HF_TOKEN or the saved login)",
+    )
+
+
+def _add_format(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:
+    parser.add_argument(
+        "--format",
+        choices=choices,
+        default=choices[0],
+        help=f"output format (default {choices[0]})",
+    )
+
+
+def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    """Register ``catalog sync|search|coverage|show|export|publish-snapshot``.
+
+    Args:
+        commands: The sub-command action of the ``esm-registry`` parser; its parser
+            class (exit code 2 on usage errors) is used for the new parsers too.
+    """
+    catalog = commands.add_parser(
+        "catalog",
+        help="sync the catalog of published ESMs and search it",
+        description="A local SQLite catalog of a registry's ESMs: sync it (only changed "
+        "repos are read), then search it offline.",
+    )
+    actions = catalog.add_subparsers(
+        dest="catalog_command", metavar="ACTION", parser_class=type(catalog)
+    )
+    actions.required = True
+
+    sync = actions.add_parser(
+        "sync",
+        help="index a registry's ESMs (incremental)",
+        description="List the registry's ESMs once and read config.json only for new or "
+        "changed repos. Exit 0 when every repo was read, 1 when some could not be.",
+    )
+    _add_registry_options(sync)
+    _add_catalog_option(sync)
+    sync.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="repos read at the same time (default 8)",
+    )
+    sync.add_argument(
+        "--from-snapshot",
+        metavar="REPO_ID",
+        help="first load a published snapshot (a dataset repo of the registry; one "
+        "download), then sync only what changed since",
+    )
+    sync.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_format(sync, ("text", "json"))
+    sync.set_defaults(func=_cmd_sync)
+
+    search = actions.add_parser(
+        "search",
+        help="find ESMs by base model, architecture, task, language, size or text",
+        description="Filters combine with AND. Base-model aliases match: bert-base-uncased "
+        "and google-bert/bert-base-uncased are the same model.",
+    )
+    search.add_argument("--base-model", metavar="X", help="base model id (aliases match)")
+    search.add_argument("--architecture", metavar="A", help="ESM architecture, e.g. linear")
+    search.add_argument("--task-id", metavar="T", help="intermediate task (Hub dataset id)")
+    search.add_argument("--language", metavar="L", help="language code, e.g. en")
+    search.add_argument(
+        "--embedding-dim", type=_positive_int, metavar="D", help="embedding dimension"
+    )
+    search.add_argument(
+        "--min-examples", type=_non_negative_int, metavar="N", help="at least N task examples"
+    )
+    search.add_argument("--text", metavar="Q", help="words in the task id, subset or description")
+    problems = search.add_mutually_exclusive_group()
+    problems.add_argument("--with-problems", action="store_true", help="only ESMs with problems")
+    problems.add_argument(
+        "--without-problems", action="store_true", help="only ESMs without problems"
+    )
+    search.add_argument(
+        "--limit",
+        type=_positive_int,
+        metavar="N",
+        help=f"at most N results (tables show {_TABLE_LIMIT} unless given)",
+    )
+    search.add_argument(
+        "--order-by",
+        default="repo_id",
+        metavar="FIELD",
+        help="repo_id, base_model, task_id, architecture, embedding_dim, num_examples, "
+        "last_modified or problems (default repo_id)",
+    )
+    search.add_argument("--desc", action="store_true", help="descending order")
+    _add_catalog_option(search)
+    _add_format(search, ("table", "json", "csv"))
+    search.set_defaults(func=_cmd_search)
+
+    coverage = actions.add_parser("coverage", help="ESMs per base model")
+    _add_catalog_option(coverage)
+    _add_format(coverage, ("table", "json", "csv"))
+    coverage.set_defaults(func=_cmd_coverage)
+
+    show = actions.add_parser("show", help="everything the catalog knows about one ESM")
+    show.add_argument("repo_id", metavar="REPO_ID")
+    _add_catalog_option(show)
+    _add_format(show, ("table", "json"))
+    show.set_defaults(func=_cmd_show)
+
+    export = actions.add_parser(
+        "export",
+        help="write the catalog to a parquet or CSV file",
+        description="The format follows the extension: .parquet (a complete snapshot, "
+        "needs pyarrow) or .csv.",
+    )
+    export.add_argument("output", metavar="OUT", help="*.parquet or *.csv")
+    _add_catalog_option(export)
+    export.set_defaults(func=_cmd_export)
+
+    publish = actions.add_parser(
+        "publish-snapshot",
+        help="publish the catalog as a dataset repo of a registry",
+        description="Publish the catalog (parquet + dataset card) as a dataset repo, so "
+        "that others start with `catalog sync --from-snapshot REPO_ID`.",
+    )
+    publish.add_argument("repo_id", metavar="REPO_ID", help="dataset repo, namespace/name")
+    _add_registry_options(publish)
+    _add_catalog_option(publish)
+    publish.add_argument("--private", action="store_true", help="create the repo as private")
+    publish.set_defaults(func=_cmd_publish_snapshot)
