@@ -18,6 +18,9 @@ from . import __version__
 from .card import CardReport, Problem, find_cards, parse_card, render_card
 from .card.parse import MAX_CARD_BYTES, read_card
 from .card.validate import validate_cards, validate_text
+from .cli_catalog import add_catalog_commands
+from .cli_rank import add_rank_command
+from .cli_train import add_train_command
 from .errors import EsmRegistryError, UsageError
 from .metadata import load_metadata
 from .schema import metadata_schema_text
@@ -387,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON Schema of ESM metadata")
     schema.add_argument("-o", "--output", metavar="OUT")
     schema.set_defaults(func=_cmd_schema)
+    add_catalog_commands(commands)
+    add_train_command(commands)
 
     publish = commands.add_parser(
         "publish",
@@ -425,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_store_options(refresh)
     refresh.set_defaults(func=_cmd_refresh_cards)
+    add_rank_command(commands)
     return parser
 
 

@@ -47,7 +47,7 @@ def test_cli_lines_in_the_readme_are_valid_commands() -> None:
     lines = [
         line.split("  #")[0].strip()
         for block in blocks("bash")
-        for line in block.splitlines()
+        for line in block.replace("\\\n", " ").splitlines()
         if line.strip().startswith("esm-registry ")
     ]
     assert lines
