@@ -51,7 +51,7 @@ def publish(store: LocalStore, count: int, namespace: str = "alice") -> list[str
 
 
 def test_public_api_is_what_all_says() -> None:
-    for name in ["registry.catalog", "registry.cli_catalog", "registry.errors"]:
+    for name in ["registry.catalog", "registry.cli.catalog", "registry.errors"]:
         module = importlib.import_module(name)
         assert len(module.__all__) == len(set(module.__all__))
         for attr in module.__all__:

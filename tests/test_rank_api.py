@@ -273,7 +273,7 @@ def test_fetch_streams_in_order_and_reports_failures(tmp_path: Path) -> None:
         "registry.rank.fetch",
         "registry.rank.ranking",
         "registry.rank.target",
-        "registry.cli_rank",
+        "registry.cli.rank",
     ],
 )
 def test_module_all_is_accurate(name: str) -> None:

@@ -94,7 +94,7 @@ def test_minilm_from_its_package_offline(monkeypatch: pytest.MonkeyPatch) -> Non
 
 @pytest.mark.parametrize(
     "name",
-    ["registry.models", "registry.data", "registry.data.build_wordnet", "registry.cli_train"],
+    ["registry.models", "registry.data", "registry.data.build_wordnet", "registry.cli.train"],
 )
 def test_all_is_accurate(name: str) -> None:
     module = importlib.import_module(name)

@@ -24,14 +24,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import CatalogError, EsmRegistryError
+from ..errors import CatalogError, EsmRegistryError
+from ._common import EXIT_INVALID, EXIT_OK, non_negative_int, positive_int
 
 if TYPE_CHECKING:
-    from .catalog import Catalog, CatalogEntry, SyncSummary
+    from ..catalog import Catalog, CatalogEntry, SyncSummary
 
 __all__ = ["add_catalog_commands"]
 
-EXIT_OK, EXIT_INVALID = 0, 1
 _TABLE_LIMIT = 50
 _MAX_CELL = 60
 
@@ -55,7 +55,7 @@ def _sqlite_errors(func: Command) -> Command:
 
 
 def _open(args: argparse.Namespace, *, create: bool = False) -> Catalog:
-    from .catalog import Catalog  # noqa: PLC0415 - keeps `card validate` fast
+    from ..catalog import Catalog  # noqa: PLC0415 - keeps `card validate` fast
 
     catalog = Catalog(args.catalog, create=create)
     if not create and catalog.last_sync is None:
@@ -118,7 +118,7 @@ def _print_summary(summary: SyncSummary, path: Path, out: TextIO) -> None:
 
 @_sqlite_errors
 def _cmd_sync(args: argparse.Namespace) -> int:
-    from .stores import open_store  # noqa: PLC0415
+    from ..stores import open_store  # noqa: PLC0415
 
     store = open_store(args.registry, token=args.token)
     with _open(args, create=True) as catalog:
@@ -173,7 +173,7 @@ def _search_row(entry: CatalogEntry) -> list[Any]:
 
 @_sqlite_errors
 def _cmd_search(args: argparse.Namespace) -> int:
-    from .catalog.snapshot import write_csv  # noqa: PLC0415
+    from ..catalog.snapshot import write_csv  # noqa: PLC0415
 
     has_problems = True if args.with_problems else False if args.without_problems else None
     with _open(args) as catalog:
@@ -228,7 +228,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
 
 @_sqlite_errors
 def _cmd_show(args: argparse.Namespace) -> int:
-    from .catalog.entries import FLAT_COLUMNS, flat_row  # noqa: PLC0415
+    from ..catalog.entries import FLAT_COLUMNS, flat_row  # noqa: PLC0415
 
     with _open(args) as catalog:
         entry = catalog[args.repo_id]
@@ -260,7 +260,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 @_sqlite_errors
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .catalog.snapshot import export_format  # noqa: PLC0415
+    from ..catalog.snapshot import export_format  # noqa: PLC0415
 
     export_format(args.output)  # a usage error before the catalog is opened
     with _open(args) as catalog:
@@ -276,8 +276,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 @_sqlite_errors
 def _cmd_publish_snapshot(args: argparse.Namespace) -> int:
-    from .stores import open_store  # noqa: PLC0415
-    from .stores.base import check_repo_id  # noqa: PLC0415
+    from ..stores import open_store  # noqa: PLC0415
+    from ..stores.base import check_repo_id  # noqa: PLC0415
 
     check_repo_id(args.repo_id)
     store = open_store(args.registry, token=args.token)
@@ -289,26 +289,6 @@ def _cmd_publish_snapshot(args: argparse.Namespace) -> int:
 
 
 # --- the parser -----------------------------------------------------------------------------
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
 
 
 def _add_catalog_option(parser: argparse.ArgumentParser) -> None:
@@ -371,7 +351,7 @@ def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
     _add_catalog_option(sync)
     sync.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=positive_int,
         default=8,
         metavar="N",
         help="repos read at the same time (default 8)",
@@ -397,10 +377,10 @@ def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
     search.add_argument("--task-id", metavar="T", help="intermediate task (Hub dataset id)")
     search.add_argument("--language", metavar="L", help="language code, e.g. en")
     search.add_argument(
-        "--embedding-dim", type=_positive_int, metavar="D", help="embedding dimension"
+        "--embedding-dim", type=positive_int, metavar="D", help="embedding dimension"
     )
     search.add_argument(
-        "--min-examples", type=_non_negative_int, metavar="N", help="at least N task examples"
+        "--min-examples", type=non_negative_int, metavar="N", help="at least N task examples"
     )
     search.add_argument("--text", metavar="Q", help="words in the task id, subset or description")
     problems = search.add_mutually_exclusive_group()
@@ -410,7 +390,7 @@ def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
     )
     search.add_argument(
         "--limit",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help=f"at most N results (tables show {_TABLE_LIMIT} unless given)",
     )

@@ -17,39 +17,20 @@ import argparse
 import sys
 from typing import Any
 
+from ._common import EXIT_INVALID, EXIT_OK, non_negative_int, positive_int
+
 __all__ = ["FORMATS", "add_rank_command"]
 
 #: Output formats of ``esm-registry rank``.
 FORMATS = ("table", "json", "markdown", "csv")
 
-_EXIT_OK, _EXIT_INVALID, _EXIT_USAGE = 0, 1, 2
 _TABLE_TOP = 10
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
 
 
 def _cmd_rank(args: argparse.Namespace) -> int:
     # Imported here: the ranker pulls in numpy, the Hub client and (when embedding) torch.
-    from .errors import UsageError  # noqa: PLC0415
-    from .rank import rank  # noqa: PLC0415
+    from ..errors import UsageError  # noqa: PLC0415
+    from ..rank import rank  # noqa: PLC0415
 
     if args.file is not None:
         from pathlib import Path  # noqa: PLC0415
@@ -84,7 +65,7 @@ def _cmd_rank(args: argparse.Namespace) -> int:
         progress=progress,
     )
     _write(ranking, args.format, args.top)
-    return _EXIT_OK if len(ranking) else _EXIT_INVALID
+    return EXIT_OK if len(ranking) else EXIT_INVALID
 
 
 def _write(ranking: Any, fmt: str, top: int | None) -> None:
@@ -145,13 +126,17 @@ def add_rank_command(commands: Any) -> argparse.ArgumentParser:
     )
     source.add_argument(
         "--num-examples",
-        type=_positive_int,
+        type=positive_int,
         default=1000,
         metavar="N",
         help="target examples to sample (default 1000)",
     )
     source.add_argument(
-        "--seed", type=_seed, default=42, metavar="S", help="seed of the sample (default 42)"
+        "--seed",
+        type=non_negative_int,
+        default=42,
+        metavar="S",
+        help="seed of the sample (default 42)",
     )
     esms = parser.add_argument_group("ESMs")
     esms.add_argument(
@@ -175,7 +160,7 @@ def add_rank_command(commands: Any) -> argparse.ArgumentParser:
         help="rank this ESM (repo id or folder) instead of searching; repeatable",
     )
     esms.add_argument(
-        "--jobs", type=_positive_int, default=8, metavar="N", help="parallel downloads (8)"
+        "--jobs", type=positive_int, default=8, metavar="N", help="parallel downloads (8)"
     )
     esms.add_argument("--token", metavar="TOKEN", help="Hub access token (default: HF_TOKEN)")
     model = parser.add_argument_group("embedding")
@@ -189,17 +174,17 @@ def add_rank_command(commands: Any) -> argparse.ArgumentParser:
         help="pooling of the embeddings (default: hfselect's rule for the model)",
     )
     model.add_argument(
-        "--batch-size", type=_positive_int, default=32, metavar="N", help="texts per batch (32)"
+        "--batch-size", type=positive_int, default=32, metavar="N", help="texts per batch (32)"
     )
     model.add_argument(
-        "--max-length", type=_positive_int, default=128, metavar="N", help="tokens per text (128)"
+        "--max-length", type=positive_int, default=128, metavar="N", help="tokens per text (128)"
     )
     model.add_argument("--device", metavar="D", help="cpu, cuda, cuda:1, … (default: cuda if any)")
     model.add_argument("--no-cache", action="store_true", help="do not cache the embeddings")
     output = parser.add_argument_group("output")
     output.add_argument(
         "--top",
-        type=_positive_int,
+        type=positive_int,
         metavar="K",
         help="show the K best (default: 10 in the table, all in the other formats)",
     )

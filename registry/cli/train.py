@@ -21,31 +21,10 @@ import math
 import sys
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
+from ._common import EXIT_OK, non_negative_int, positive_int
 
 __all__ = ["add_train_command"]
-
-EXIT_OK = 0
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be at least 0")
-    return value
 
 
 def _float(minimum: float, *, inclusive: bool = True, below: float | None = None) -> Any:
@@ -75,8 +54,8 @@ def _columns(values: list[str] | None) -> list[str] | None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     # Imported here: torch and transformers take seconds to import.
-    from .metadata import Hyperparameters  # noqa: PLC0415
-    from .train import (  # noqa: PLC0415
+    from ..metadata import Hyperparameters  # noqa: PLC0415
+    from ..train import (  # noqa: PLC0415
         EsmTrainingConfig,
         LMTrainingConfig,
         load_intermediate,
@@ -231,10 +210,10 @@ def add_train_command(commands: argparse._SubParsersAction[Any]) -> None:
         help="text column; repeat (or separate by commas) to join several (shipped tasks: text)",
     )
     task.add_argument("--label-column", metavar="L", help="label column (shipped tasks: label)")
-    task.add_argument("--num-examples", type=_positive_int, metavar="N", help="sample N examples")
+    task.add_argument("--num-examples", type=positive_int, metavar="N", help="sample N examples")
     task.add_argument(
         "--seed",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=42,
         metavar="S",
         help="seeds sampling, the validation split and training (default 42)",
@@ -247,14 +226,14 @@ def add_train_command(commands: argparse._SubParsersAction[Any]) -> None:
         "language model training (configures --fine-tune; with --fine-tuned-model, records "
         "how that model was trained)"
     )
-    lm.add_argument("--lm-epochs", type=_positive_int, metavar="N", help="default 1")
-    lm.add_argument("--lm-batch-size", type=_positive_int, metavar="N", help="default 16")
+    lm.add_argument("--lm-epochs", type=positive_int, metavar="N", help="default 1")
+    lm.add_argument("--lm-batch-size", type=positive_int, metavar="N", help="default 16")
     lm.add_argument(
         "--lm-learning-rate", type=_float(0, inclusive=False), metavar="LR", help="default 5e-5"
     )
     lm.add_argument("--lm-weight-decay", type=_float(0), metavar="WD", help="default 0.01")
     lm.add_argument(
-        "--lm-max-steps", type=_positive_int, metavar="N", help="stop fine-tuning after N steps"
+        "--lm-max-steps", type=positive_int, metavar="N", help="stop fine-tuning after N steps"
     )
     lm.add_argument("--lm-optimizer", metavar="NAME", help="record a given model's optimizer")
 
@@ -268,8 +247,8 @@ def add_train_command(commands: argparse._SubParsersAction[Any]) -> None:
     esm.add_argument(
         "--ridge", type=_float(0), metavar="R", help="L2 penalty on W for lstsq (default 0)"
     )
-    esm.add_argument("--epochs", type=_positive_int, metavar="N", help="adamw (default 10)")
-    esm.add_argument("--batch-size", type=_positive_int, metavar="N", help="adamw (default 32)")
+    esm.add_argument("--epochs", type=positive_int, metavar="N", help="adamw (default 10)")
+    esm.add_argument("--batch-size", type=positive_int, metavar="N", help="adamw (default 32)")
     esm.add_argument(
         "--learning-rate",
         type=_float(0, inclusive=False),
@@ -287,11 +266,11 @@ def add_train_command(commands: argparse._SubParsersAction[Any]) -> None:
 
     run = train.add_argument_group("embedding and output")
     run.add_argument(
-        "--max-length", type=_positive_int, default=128, metavar="N", help="tokens per text"
+        "--max-length", type=positive_int, default=128, metavar="N", help="tokens per text"
     )
     run.add_argument(
         "--embedding-batch-size",
-        type=_positive_int,
+        type=positive_int,
         default=64,
         metavar="N",
         help="texts per forward pass (default 64)",

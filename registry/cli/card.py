@@ -1,0 +1,222 @@
+"""``esm-registry card validate|render|parse`` and ``esm-registry schema``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from ..card import CardReport, Problem, find_cards, parse_card, render_card
+from ..card.parse import MAX_CARD_BYTES, read_card
+from ..card.validate import validate_cards, validate_text
+from ..errors import UsageError
+from ..metadata import load_metadata
+from ..schema import metadata_schema_text
+from ._common import EXIT_INVALID, EXIT_OK, Parser, positive_int
+
+__all__ = ["add_card_commands", "add_schema_command"]
+
+logger = logging.getLogger(__name__)
+
+
+def _github_escape(value: str, *, property_value: bool = False) -> str:
+    """Escape text for a GitHub Actions workflow command (``::error ...::message``)."""
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        value = value.replace(":", "%3A").replace(",", "%2C")
+    return value
+
+
+def _print_text(reports: list[CardReport], out: TextIO) -> None:
+    for report in reports:
+        name = str(report.path)
+        for p in report.problems:
+            where = f"{name}:{p.line}" if p.line else name
+            field = f" [{p.field}]" if p.field else ""
+            out.write(f"{where}: {p.severity}{field}: {p.message} ({p.code})\n")
+        if report.valid:
+            extra = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
+            out.write(f"{name}: valid{extra}\n")
+    invalid = sum(not r.valid for r in reports)
+    out.write(
+        f"{len(reports)} card(s) checked: {len(reports) - invalid} valid, {invalid} invalid\n"
+    )
+
+
+def _print_github(reports: list[CardReport], out: TextIO) -> None:
+    for report in reports:
+        for p in report.problems:
+            props = [f"file={_github_escape(str(report.path), property_value=True)}"]
+            if p.line:
+                props.append(f"line={p.line}")
+            props.append(f"title={_github_escape(f'ESM card: {p.code}', property_value=True)}")
+            message = f"{p.field}: {p.message}" if p.field else p.message
+            out.write(f"::{p.severity} {','.join(props)}::{_github_escape(message)}\n")
+    invalid = sum(not r.valid for r in reports)
+    out.write(
+        f"{len(reports)} card(s) checked: {len(reports) - invalid} valid, {invalid} invalid\n"
+    )
+
+
+def _cmd_card_validate(args: argparse.Namespace) -> int:
+    reports: list[CardReport] = []
+    paths: list[Path] = []
+    for raw in args.paths:
+        if raw == "-":
+            report = validate_text(sys.stdin.buffer.read(MAX_CARD_BYTES + 1), strict=args.strict)
+            report.path = Path("<stdin>")
+            reports.append(report)
+            continue
+        path = Path(raw)
+        if not path.exists():
+            raise UsageError(f"no such file or directory: {path}")
+        cards = list(find_cards(path))
+        paths.extend(cards)
+        if not cards:
+            reports.append(
+                CardReport(
+                    path,
+                    [
+                        Problem(
+                            "no card (README.md or *.card.md) found under this directory",
+                            None,
+                            None,
+                            code="no-cards",
+                        )
+                    ],
+                )
+            )
+    reports.extend(
+        validate_cards(paths, strict=args.strict, check_config=args.config, jobs=args.jobs)
+    )
+    if args.format == "json":
+        payload = {"valid": all(r.valid for r in reports), "cards": [r.to_dict() for r in reports]}
+        json.dump(payload, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.format == "github":
+        _print_github(reports, sys.stdout)
+    else:
+        _print_text(reports, sys.stdout)
+    return EXIT_OK if all(r.valid for r in reports) else EXIT_INVALID
+
+
+# --- card render / parse, schema ----------------------------------------------------------
+
+
+def _write_output(text: str, output: str | None) -> None:
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        return
+    path = Path(output)
+    if path.is_dir():
+        path = path / "README.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # never leave a half-written card behind
+    logger.info("wrote %s", path)
+
+
+def _cmd_card_render(args: argparse.Namespace) -> int:
+    try:
+        metadata = load_metadata(args.source)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    _write_output(render_card(metadata, template=args.template), args.output)
+    return EXIT_OK
+
+
+def _cmd_card_parse(args: argparse.Namespace) -> int:
+    path = Path(args.card)
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    text, problems = read_card(path)
+    card = parse_card(text) if text is not None else None
+    problems = card.problems if card is not None else problems
+    for p in problems:
+        where = f"{path}:{p.line}" if p.line else str(path)
+        sys.stderr.write(f"{where}: {p.severity}: {p.message} ({p.code})\n")
+    if card is None or card.metadata is None:
+        return EXIT_INVALID
+    sys.stdout.write(card.metadata.model_dump_json(indent=2) + "\n")
+    return EXIT_OK
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    _write_output(metadata_schema_text(), args.output)
+    return EXIT_OK
+
+
+def add_card_commands(commands: argparse._SubParsersAction[Parser]) -> None:
+    """Register ``card validate``, ``card render`` and ``card parse``."""
+    card = commands.add_parser("card", help="render, parse and validate ESM model cards")
+    card_commands = card.add_subparsers(dest="card_command", metavar="ACTION", parser_class=Parser)
+    card_commands.required = True
+
+    validate = card_commands.add_parser(
+        "validate",
+        help="validate cards (files, or directories searched for README.md)",
+        description="Validate ESM cards. Exit 0 when all are valid, 1 when any is invalid, "
+        "2 for usage errors.",
+    )
+    validate.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="card files or directories; '-' reads one card from stdin",
+    )
+    validate.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="github prints ::error annotations for GitHub Actions",
+    )
+    validate.add_argument(
+        "--strict",
+        action="store_true",
+        help="placeholders on fields that identify the ESM are errors",
+    )
+    validate.add_argument(
+        "--no-config",
+        dest="config",
+        action="store_false",
+        help="do not compare cards with a config.json beside them",
+    )
+    validate.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="worker processes for large card sets (default: one per CPU)",
+    )
+    validate.set_defaults(func=_cmd_card_validate)
+
+    render = card_commands.add_parser(
+        "render", help="render a card from an ESM folder (config.json) or a metadata file"
+    )
+    render.add_argument(
+        "source", metavar="SOURCE", help="ESM folder, config.json, or a YAML/JSON metadata file"
+    )
+    render.add_argument(
+        "-o", "--output", metavar="OUT", help="output file or folder (default: standard output)"
+    )
+    render.add_argument(
+        "--template",
+        metavar="FILE",
+        help="a Jinja2 card template to use instead of the bundled one",
+    )
+    render.set_defaults(func=_cmd_card_render)
+
+    parse = card_commands.add_parser("parse", help="print a card's metadata as JSON")
+    parse.add_argument("card", metavar="CARD")
+    parse.set_defaults(func=_cmd_card_parse)
+
+
+def add_schema_command(commands: argparse._SubParsersAction[Parser]) -> None:
+    """Register ``schema``."""
+    schema = commands.add_parser("schema", help="print the JSON Schema of ESM metadata")
+    schema.add_argument("-o", "--output", metavar="OUT")
+    schema.set_defaults(func=_cmd_schema)
