@@ -52,6 +52,7 @@ __all__ = [
     "Evaluation",
     "Hyperparameters",
     "IntermediateTask",
+    "MetadataShortcuts",
     "from_config",
     "load_metadata",
     "metadata_errors",
@@ -289,6 +290,68 @@ class EsmMetadata(_Model):
     def tags(self) -> list[str]:
         """The Hub tags by which ESMs are found (a contract with hfselect)."""
         return ["embedding_space_map", f"BaseLM:{self.base_model}"]
+
+
+class MetadataShortcuts:
+    """Read-only shortcuts to the most used fields, for objects that carry one ESM's
+    :class:`EsmMetadata` as ``metadata`` (catalog entries, ranking rows)."""
+
+    metadata: EsmMetadata
+
+    @property
+    def base_model(self) -> str:
+        """Hub id of the base model the ESM maps."""
+        return self.metadata.base_model
+
+    @property
+    def task_id(self) -> str:
+        """Hub dataset id of the intermediate task."""
+        return self.metadata.task.task_id
+
+    @property
+    def task_subset(self) -> str | None:
+        """Subset of the intermediate task."""
+        return self.metadata.task.subset
+
+    @property
+    def text_column(self) -> str | None:
+        """Text column(s) of the task, comma-separated."""
+        return ",".join(self.metadata.text_columns) or None
+
+    @property
+    def label_column(self) -> str | None:
+        """Label column of the task."""
+        return self.metadata.task.label_column
+
+    @property
+    def task_split(self) -> str | None:
+        """Split the ESM's examples came from."""
+        return self.metadata.task.split
+
+    @property
+    def num_examples(self) -> int | None:
+        """Number of task examples the ESM was trained on."""
+        return self.metadata.task.num_examples
+
+    @property
+    def architecture(self) -> str:
+        """ESM architecture (``linear``)."""
+        return self.metadata.architecture
+
+    @property
+    def embedding_dim(self) -> int | None:
+        """Embedding dimension of the base model."""
+        return self.metadata.embedding_dim
+
+    @property
+    def language(self) -> list[str]:
+        """Language codes of the task's texts."""
+        return list(self.metadata.language)
+
+    @property
+    def display_name(self) -> str:
+        """``task_id (subset)``."""
+        return self.metadata.display_name
 
 
 # --- config.json ---------------------------------------------------------------------------

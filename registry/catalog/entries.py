@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import NotInCatalogError
-from ..metadata import CONFIG_FIELDS, EsmMetadata
+from ..metadata import CONFIG_FIELDS, EsmMetadata, MetadataShortcuts
 
 if TYPE_CHECKING:
     import pandas
@@ -108,7 +108,7 @@ class EntryProblem(BaseModel):
     field: str | None = None
 
 
-class CatalogEntry(BaseModel):
+class CatalogEntry(MetadataShortcuts, BaseModel):
     """One indexed ESM: its metadata plus what the registry says about the repo.
 
     Attributes:
@@ -122,6 +122,9 @@ class CatalogEntry(BaseModel):
         problems: Defects found while indexing (legacy format, missing or invalid fields).
         source: ``config.json``, or ``card`` when the repo had no config.json.
         private: Whether the repo is private.
+
+    The shortcuts of :class:`~registry.metadata.MetadataShortcuts` (``base_model`` as the
+    ESM names it, ``task_id``, ``embedding_dim``, ...) read from ``metadata``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -134,46 +137,6 @@ class CatalogEntry(BaseModel):
     problems: tuple[EntryProblem, ...] = ()
     source: Literal["config.json", "card"] = "config.json"
     private: bool = False
-
-    @property
-    def base_model(self) -> str:
-        """The base model as the ESM names it (see also :attr:`base_model_canonical`)."""
-        return self.metadata.base_model
-
-    @property
-    def task_id(self) -> str:
-        """Hub dataset id of the intermediate task."""
-        return self.metadata.task.task_id
-
-    @property
-    def task_subset(self) -> str | None:
-        """Dataset subset of the intermediate task."""
-        return self.metadata.task.subset
-
-    @property
-    def architecture(self) -> str:
-        """ESM architecture (``linear``)."""
-        return self.metadata.architecture
-
-    @property
-    def embedding_dim(self) -> int | None:
-        """Embedding dimension of the base model."""
-        return self.metadata.embedding_dim
-
-    @property
-    def language(self) -> list[str]:
-        """Language codes of the task's texts."""
-        return list(self.metadata.language)
-
-    @property
-    def num_examples(self) -> int | None:
-        """Number of task examples the ESM was fitted on."""
-        return self.metadata.task.num_examples
-
-    @property
-    def display_name(self) -> str:
-        """``task_id (subset)``."""
-        return self.metadata.display_name
 
 
 class UnusableRepo(BaseModel):

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
-from ..metadata import EsmMetadata, to_config
+from ..metadata import EsmMetadata, MetadataShortcuts, to_config
 
 if TYPE_CHECKING:
     import pandas
@@ -52,7 +52,7 @@ _SHOWN = 10
 
 
 @dataclass(frozen=True)
-class RankedEsm:
+class RankedEsm(MetadataShortcuts):
     """One intermediate task in a ranking.
 
     Attributes:
@@ -72,56 +72,6 @@ class RankedEsm:
     metadata: EsmMetadata
     converged: bool = True
     source: str | None = None
-
-    @property
-    def task_id(self) -> str:
-        """Hub dataset id of the intermediate task."""
-        return self.metadata.task.task_id
-
-    @property
-    def task_subset(self) -> str | None:
-        """Subset of the intermediate task."""
-        return self.metadata.task.subset
-
-    @property
-    def text_column(self) -> str | None:
-        """Text column(s) of the task, comma-separated."""
-        return ",".join(self.metadata.text_columns) or None
-
-    @property
-    def label_column(self) -> str | None:
-        """Label column of the task."""
-        return self.metadata.task.label_column
-
-    @property
-    def task_split(self) -> str | None:
-        """Split the ESM's examples came from."""
-        return self.metadata.task.split
-
-    @property
-    def num_examples(self) -> int | None:
-        """Examples the ESM was trained on."""
-        return self.metadata.task.num_examples
-
-    @property
-    def architecture(self) -> str:
-        """ESM architecture (``linear``)."""
-        return self.metadata.architecture
-
-    @property
-    def base_model(self) -> str:
-        """Base model the ESM maps."""
-        return self.metadata.base_model
-
-    @property
-    def language(self) -> list[str]:
-        """Language codes of the task."""
-        return list(self.metadata.language)
-
-    @property
-    def display_name(self) -> str:
-        """``task_id (subset)``."""
-        return self.metadata.display_name
 
     @property
     def name(self) -> str:
