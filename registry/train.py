@@ -742,7 +742,9 @@ def fine_tune(
         )
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = AutoTokenizer.from_pretrained(resolved.path)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), _quiet_transformers():
+        # The new classification head is expected to be missing from the checkpoint;
+        # transformers' report of it would only alarm the user.
         torch.manual_seed(seed)
         model = AutoModelForSequenceClassification.from_pretrained(
             resolved.path,
@@ -869,6 +871,19 @@ class TrainResult:
     ) -> Path:
         """Write the ESM folder: ``model.safetensors``, ``config.json`` and ``README.md``."""
         return self.esm.save(directory, readme=self.card(template=template))
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Lower transformers' log level to errors for the duration (restored afterwards)."""
+    from transformers.utils import logging as hf_logging  # noqa: PLC0415
+
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity(logging.ERROR)
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(previous)
 
 
 def _has_tokenizer(folder: Path) -> bool:
