@@ -18,32 +18,87 @@ class AliasError(ValueError):
     """The YAML uses anchors and aliases, which cards never need and alias bombs abuse."""
 
 
-def _no_shared_containers(root: Any) -> None:
-    """Reject documents in which one container is reachable twice (that is, via an alias).
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_ALIASES = "YAML anchors and aliases (&name, *name) are not allowed"
 
-    Walking with a set of seen ids stops at the first repeat, so an alias bomb is refused
-    after a handful of steps instead of being expanded.
+#: libyaml's composer recurses in C and crashes the interpreter on absurdly deep nesting
+#: (about 100,000 levels); cards need a handful, so deeper documents are refused unread.
+MAX_NESTING = 1000
+_FLOW_BRACKETS = re.compile(r"[\[\]{}]")
+_BLOCK_DASHES = re.compile(r"^(?:[ \t]*-(?:[ \t]+|$))+", re.MULTILINE)
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse text whose flow brackets or inline block dashes could nest too deeply.
+
+    Both counts are upper bounds (brackets inside quoted strings count too), which is
+    harmless at this limit.
     """
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict | list):
-            if id(node) in seen:
-                raise AliasError("YAML anchors and aliases (&name, *name) are not allowed")
-            seen.add(id(node))
-            stack.extend(node.values() if isinstance(node, dict) else node)
+    depth = worst = 0
+    for bracket in _FLOW_BRACKETS.findall(text):
+        depth = depth + 1 if bracket in "[{" else max(depth - 1, 0)
+        worst = max(worst, depth)
+    for run in _BLOCK_DASHES.findall(text):
+        worst = max(worst, run.count("-"))
+    if worst > MAX_NESTING:
+        raise yaml.YAMLError(f"the YAML nests more than {MAX_NESTING} levels deep")
+
+
+def _construct(node: yaml.Node, loader: Any, seen: set[int]) -> Any:
+    """Build Python data from composed nodes, refusing aliased containers.
+
+    Plain mappings, sequences and strings (nearly every node of a card) are built here,
+    which is several times faster than PyYAML's generic constructor; other scalars and
+    tags go to the safe constructor, which refuses anything but standard YAML types.
+    """
+    if isinstance(node, yaml.ScalarNode):
+        return node.value if node.tag == _STR else loader.construct_object(node, deep=True)
+    if id(node) in seen:  # the same container twice: only an alias does that
+        raise AliasError(_ALIASES)
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+        data: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                raise AliasError(f"{_ALIASES}, nor merge keys (<<)")
+            key = _construct(key_node, loader, seen)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "found an unhashable mapping key", key_node.start_mark
+                ) from None
+            data[key] = _construct(value_node, loader, seen)
+        return data
+    if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+        return [_construct(item, loader, seen) for item in node.value]
+    return loader.construct_object(node, deep=True)
 
 
 def load_yaml(text: str) -> Any:
-    """Parse front matter with the safe loader; raise ``yaml.YAMLError`` or :class:`AliasError`."""
-    data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-    _no_shared_containers(data)
-    return data
+    """Parse YAML safely; raise ``yaml.YAMLError`` or :class:`AliasError`.
+
+    Example:
+        >>> load_yaml("tags: [a, b]\nn: 3")
+        {'tags': ['a', 'b'], 'n': 3}
+    """
+    _check_nesting(text)
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        return None if node is None else _construct(node, loader, set())
+    except RecursionError:
+        raise yaml.YAMLError(f"the YAML nests more than {MAX_NESTING} levels deep") from None
+    finally:
+        loader.dispose()
 
 
 def compose_yaml(text: str) -> yaml.Node | None:
     """The node tree of ``text``, whose marks give line numbers for error reports."""
+    _check_nesting(text)
     return yaml.compose(text, Loader=_Loader)
 
 

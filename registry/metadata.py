@@ -87,7 +87,8 @@ def _single_line(value: str) -> str:
     if not value:
         raise ValueError("must not be empty")
     _check_encodable(value)
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+    printable = value.isprintable()  # fast path: no control or format characters at all
+    if not printable and any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
         raise ValueError("must be a single line of text without control characters")
     return value
 

@@ -174,6 +174,23 @@ def test_alias_bomb_is_refused_quickly() -> None:
     assert "yaml-alias" in {p.code for p in report.errors}
 
 
+@pytest.mark.parametrize(
+    "nested",
+    ["- " * 200_000 + "x", "a: " + "[" * 100_000 + "]" * 100_000, "a: " + "{b: " * 5000 + "1"],
+)
+def test_absurdly_deep_yaml_is_refused_without_crashing(nested: str) -> None:
+    """libyaml's composer crashes the interpreter at about 100,000 levels of nesting."""
+    report = validate_text(f"---\n{nested}\n---\n")
+    assert "yaml-syntax" in {p.code for p in report.errors}
+    assert any("nests more than" in p.message for p in report.errors)
+
+
+def test_yaml_merge_keys_and_custom_tags_are_refused() -> None:
+    assert "yaml-alias" in codes("---\n<<: {base_model: x}\n---\n")
+    assert "yaml-syntax" in codes("---\na: !!python/object/apply:os.system [ls]\n---\n")
+    assert "yaml-syntax" in codes("---\n? [1, 2]\n: unhashable key\n---\n")
+
+
 def test_oversized_file_is_not_read(tmp_path: Path) -> None:
     path = tmp_path / "README.md"
     path.write_bytes(b"---\n" + b"a" * (MAX_CARD_BYTES + 1))

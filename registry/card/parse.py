@@ -11,6 +11,7 @@ Nothing here raises for a bad card: every defect becomes a :class:`Problem` with
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -77,7 +78,7 @@ class BodyField:
     raw: str
     line: int
 
-    @property
+    @functools.cached_property
     def placeholder(self) -> bool:
         """Whether the line shows a placeholder (or nothing) instead of a value."""
         return not self.raw or is_placeholder(self.raw)
