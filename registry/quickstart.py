@@ -44,15 +44,16 @@ class QuickstartSettings:
         lm_batch_size: Fine-tuning batch size.
         lm_learning_rate: Peak fine-tuning learning rate.
         num_examples: Target examples ranked with (sampled with ``seed`` as hfselect does).
-        task_examples: Examples per intermediate task to train on (``None``: all of them).
+        task_examples: Examples per intermediate task to train on (``None``: all of them;
+            the default keeps the first run within a few minutes on a laptop CPU).
         seed: Seed of fine-tuning, the validation split and the samples.
     """
 
-    lm_max_steps: int = 40
+    lm_max_steps: int = 30
     lm_batch_size: int = 16
     lm_learning_rate: float = 5e-5
     num_examples: int = 1000
-    task_examples: int | None = None
+    task_examples: int | None = 1000
     seed: int = 42
 
 

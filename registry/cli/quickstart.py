@@ -70,9 +70,9 @@ def add_quickstart_command(commands: argparse._SubParsersAction[Parser]) -> None
     quickstart.add_argument(
         "--lm-max-steps",
         type=positive_int,
-        default=40,
+        default=30,
         metavar="N",
-        help="fine-tuning steps per intermediate task (default 40)",
+        help="fine-tuning steps per intermediate task (default 30)",
     )
     quickstart.add_argument(
         "--num-examples",
@@ -84,9 +84,9 @@ def add_quickstart_command(commands: argparse._SubParsersAction[Parser]) -> None
     quickstart.add_argument(
         "--task-examples",
         type=positive_int,
-        default=None,
+        default=1000,
         metavar="N",
-        help="examples per intermediate task to train on (default: all)",
+        help="examples per intermediate task to train on (default 1000)",
     )
     quickstart.add_argument(
         "--seed", type=non_negative_int, default=42, metavar="S", help="seed (default 42)"
