@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import shutil
 import struct
 import sys
@@ -41,10 +40,12 @@ import numpy.typing as npt
 import safetensors
 import safetensors.numpy
 
+from ._io import fsync_path, temporary_sibling
 from .architectures import get_architecture
 from .errors import EsmArtifactError, UsageError
 from .metadata import EsmMetadata, load_metadata
 from .metadata import to_config as metadata_to_config
+from .paths import CONFIG_NAME, README_NAME, WEIGHTS_NAME
 
 __all__ = [
     "CONFIG_NAME",
@@ -57,10 +58,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: File names inside an ESM directory (the names ``PyTorchModelHubMixin`` uses).
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
-README_NAME = "README.md"
 
 #: The ``version`` hfselect reads as its legacy layout (tensors ``sequential.0.*``).
 LEGACY_FORMAT_VERSION = "0.1.0"
@@ -307,7 +304,7 @@ class Esm:
             raise NotADirectoryError(f"cannot save an ESM to {target}: it is not a directory")
         files = self.to_files(readme=readme)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.parent / f".{target.name}.tmp-{secrets.token_hex(6)}"
+        staging = temporary_sibling(target)
         staging.mkdir()
         try:
             # Weights first and config.json last: a reader never sees a new config with old
@@ -316,13 +313,13 @@ class Esm:
             for name in names:
                 (staging / name).write_bytes(files[name])
             for name in names:
-                _fsync_path(staging / name)
+                fsync_path(staging / name)
             if _rename_new_directory(staging, target):
                 logger.debug("saved ESM to new directory %s", target)
                 return target
             for name in names:
                 os.replace(staging / name, target / name)
-            _fsync_path(target)
+            fsync_path(target)
             logger.debug("saved ESM into existing directory %s", target)
             return target
         finally:
@@ -563,19 +560,5 @@ def _rename_new_directory(staging: Path, target: Path) -> bool:
         if target.is_dir():  # created concurrently: fall back to replacing files
             return False
         raise
-    _fsync_path(target.parent)
+    fsync_path(target.parent)
     return True
-
-
-def _fsync_path(path: Path) -> None:
-    """Flush a file or directory to disk, so a power loss cannot undo a rename's content."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # directories cannot be opened on some platforms
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -45,6 +45,7 @@ from pydantic import (
 from ._yaml import YAMLError, load_yaml
 from .architectures import ARCHITECTURES
 from .errors import MetadataError
+from .paths import CONFIG_NAME
 
 __all__ = [
     "CONFIG_FIELDS",
@@ -518,7 +519,7 @@ def load_metadata(source: str | Path) -> EsmMetadata:
     """
     path = Path(source)
     if path.is_dir():
-        path = path / "config.json"
+        path = path / CONFIG_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no such metadata file: {path}")
     try:

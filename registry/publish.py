@@ -44,7 +44,6 @@ import hashlib
 import json
 import logging
 import re
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -53,8 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar, overload
 
-from huggingface_hub.utils import tqdm
-
+from ._progress import progress_bar
 from .card import render_card, validate_text
 from .errors import EsmRegistryError, PublishError, RepoNotFoundError, UsageError
 from .esm import CONFIG_NAME, README_NAME, Esm
@@ -444,13 +442,10 @@ def _run_all(
     """Run ``work`` over ``items`` on ``jobs`` threads; results in input order."""
     if jobs < 1:
         raise UsageError("jobs must be at least 1")
-    disable = not sys.stderr.isatty() if progress is None else not progress
     results: list[PublishResult | None] = [None] * len(items)
     failed = 0
     lock = threading.Lock()
-    bar = tqdm(  # type: ignore[no-untyped-call]
-        total=len(items), desc=description, unit="esm", disable=disable
-    )
+    bar = progress_bar(total=len(items), desc=description, unit="esm", progress=progress)
     executor = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="esm-registry")
 
     def done(index: int, future: Future[PublishResult]) -> None:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import paths
 from .errors import UsageError
 
 __all__ = ["BASE_MODEL", "QuickstartResult", "QuickstartSettings", "run_quickstart"]
@@ -80,9 +81,7 @@ class QuickstartResult:
 
 def default_workspace() -> Path:
     """``$ESM_REGISTRY_HOME/quickstart`` (``$HF_HOME/esm-registry/quickstart`` by default)."""
-    from .stores import default_home  # noqa: PLC0415 - the Hub client is not needed before
-
-    return default_home() / "quickstart"
+    return paths.default_quickstart_workspace()
 
 
 def _require_base_model() -> None:

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from ._progress import progress_bar
 from .card import render_card
 from .card.validate import validate_text
 from .data import is_packaged_task, load_task, task_info
@@ -59,7 +60,6 @@ from .metadata import (
     IntermediateTask,
 )
 from .models import ResolvedModel, resolve_model
-from .rank._progress import progress_bar
 from .rank.embed import Embedder, Pooling, join_columns
 
 if TYPE_CHECKING:

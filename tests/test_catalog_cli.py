@@ -11,19 +11,10 @@ import pytest
 from catalog_support import config_files, esm_files
 from esm_factory import legacy_config_bytes
 
-from registry.cli import main
 from registry.stores import LocalStore
 
+from cli_runner import run
 from hub_server import FakeHub
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main(args)
-    except SystemExit as exc:  # argparse reports usage errors by exiting
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

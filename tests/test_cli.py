@@ -14,6 +14,8 @@ from registry.cli import main
 from registry.metadata import load_metadata, to_config
 from registry.schema import metadata_schema_text
 
+from cli_runner import run
+
 
 @pytest.fixture
 def esm_dir(tmp_path: Path, repo_root: Path) -> Path:
@@ -23,12 +25,6 @@ def esm_dir(tmp_path: Path, repo_root: Path) -> Path:
     (folder / "config.json").write_text(json.dumps(to_config(meta)))
     (folder / "README.md").write_text(render_card(meta))
     return folder
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_validate_valid_directory(esm_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,12 +20,12 @@ from registry.errors import (
     StoreUnavailableError,
     UsageError,
 )
+from registry.paths import default_local_registry
 from registry.stores import (
     HubStore,
     LocalStore,
     RegistryStore,
     RetryPolicy,
-    default_local_root,
     derive_tags,
     git_blob_sha1,
     open_store,
@@ -248,14 +248,14 @@ def test_local_crash_before_moving_the_head(
 ) -> None:
     store = LocalStore(tmp_path)
     first = store.commit("alice/esm", FILES, "Add")
-    real = local_module._write_atomic
+    real = local_module.atomic_write
 
     def crash_on_ref(path: Path, content: bytes) -> None:
         if path.name == "main":
             raise KeyboardInterrupt  # killed right before the commit point
         real(path, content)
 
-    monkeypatch.setattr(local_module, "_write_atomic", crash_on_ref)
+    monkeypatch.setattr(local_module, "atomic_write", crash_on_ref)
     with pytest.raises(KeyboardInterrupt):
         store.commit("alice/esm", {"config.json": b"{}"}, "Change")
     monkeypatch.undo()
@@ -322,7 +322,7 @@ def test_default_local_store_lives_under_the_registry_home(
     assert store.root == tmp_path / "home" / "local"
     monkeypatch.delenv("ESM_REGISTRY_HOME")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    assert default_local_root() == tmp_path / "hf" / "esm-registry" / "local"
+    assert default_local_registry() == tmp_path / "hf" / "esm-registry" / "local"
 
 
 # --- HubStore against FakeHub ----------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import MetadataError
 from ..metadata import CONFIG_FIELDS, EsmMetadata, from_config, to_config
+from ..paths import CONFIG_NAME, README_NAME
 from ._format import FIELD_LINES, IDENTIFYING_FIELDS, field_value
 from ._markdown import neutralize_block
 from .parse import ParsedCard, Problem, body_value, parse_card, read_card
@@ -28,7 +29,7 @@ __all__ = ["CardReport", "find_cards", "validate_card", "validate_cards", "valid
 
 logger = logging.getLogger(__name__)
 
-CARD_FILENAME = "README.md"
+CARD_FILENAME = README_NAME
 CARD_SUFFIX = ".card.md"  # cards kept outside an ESM folder, e.g. examples
 # Below this many cards, starting worker processes costs more than it saves.
 _PARALLEL_THRESHOLD = 500
@@ -118,7 +119,7 @@ def validate_card(
     text, problems = read_card(path)
     if text is None:
         return CardReport(path, problems)
-    config_path = path.parent / "config.json" if check_config else None
+    config_path = path.parent / CONFIG_NAME if check_config else None
     if config_path is not None and not config_path.is_file():
         config_path = None
     report = validate_text(text, strict=strict, config_path=config_path)

@@ -36,7 +36,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .._io import atomic_output
 from ..errors import CatalogError, NotInCatalogError, UsageError
+from ..paths import README_NAME
 from ..stores.base import CommitResult, RegistryStore
 from .db import (
     ForeignFileError,
@@ -489,8 +491,7 @@ class Catalog:
         target = Path(path)
         kind = export_format(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        try:
+        with atomic_output(target) as temporary:
             if kind == "parquet":
                 info = self._snapshot_info()
                 write_parquet(self.entries(), temporary, info)
@@ -498,9 +499,6 @@ class Catalog:
             else:
                 with temporary.open("w", encoding="utf-8", newline="") as handle:
                     count = write_csv(self.entries(), handle)
-            temporary.replace(target)
-        finally:
-            temporary.unlink(missing_ok=True)
         logger.info("exported %d entries to %s", count, target)
         return count
 
@@ -520,7 +518,7 @@ class Catalog:
         write_parquet(self.entries(), buffer, info)
         files = {
             SNAPSHOT_PATH: buffer.getvalue(),
-            "README.md": dataset_card(info, repo_id).encode("utf-8"),
+            README_NAME: dataset_card(info, repo_id).encode("utf-8"),
         }
         message = f"Catalog snapshot: {info['entries']} ESMs from {info['source']}"
         result = dataset_repos(store).commit(repo_id, files, message, private=private)

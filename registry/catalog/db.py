@@ -18,18 +18,17 @@ second writer waits up to the busy timeout instead of failing at once.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+from .. import paths
 from ..errors import CatalogError
 
 __all__ = [
     "APPLICATION_ID",
-    "ENV_VAR",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "connect",
@@ -41,13 +40,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable that names the catalog file.
-ENV_VAR = "ESM_REGISTRY_CATALOG"
 #: ``PRAGMA application_id`` of every catalog: "ESMC".
 APPLICATION_ID = 0x45534D43
 #: ``PRAGMA user_version`` of catalogs written by this version.
 SCHEMA_VERSION = 1
-FILENAME = "catalog.sqlite"
 #: Page cache per connection, in KiB (a 100,000-entry catalog is about 100 MB).
 CACHE_KIB = 65536
 
@@ -69,12 +65,7 @@ def default_catalog_path() -> Path:
         '/tmp/esms.sqlite'
         >>> del os.environ["ESM_REGISTRY_CATALOG"]
     """
-    explicit = os.environ.get(ENV_VAR)
-    if explicit:
-        return Path(explicit).expanduser()
-    from ..stores import default_home  # noqa: PLC0415 - the stores import the Hub client
-
-    return default_home() / FILENAME
+    return paths.default_catalog_path()
 
 
 @cache

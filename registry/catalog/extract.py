@@ -27,13 +27,12 @@ from ..card import parse_card
 from ..card.render import CARD_METADATA_KEY
 from ..errors import RepoNotFoundError, StoreAuthError, StoreUnavailableError
 from ..metadata import EsmMetadata, config_to_nested, metadata_errors
+from ..paths import CONFIG_NAME, README_NAME
 from ..stores.base import RegistryStore, RepoInfo
 from .aliases import tag_base_models
 from .entries import EntryProblem
 
 __all__ = [
-    "CONFIG_NAME",
-    "README_NAME",
     "Draft",
     "Failed",
     "Outcome",
@@ -43,8 +42,6 @@ __all__ = [
     "read_repo",
 ]
 
-CONFIG_NAME = "config.json"
-README_NAME = "README.md"
 LEGACY_VERSION = "0.1.0"
 
 #: Identifying config keys whose absence is worth a problem, and what it means.

@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import sys
 import time
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from huggingface_hub.utils import tqdm
-
+from .._progress import progress_bar
 from ..errors import UsageError
 from ..stores.base import RegistryStore, RepoInfo
 from .aliases import observed_pairs
@@ -312,9 +310,8 @@ def _read_all(
 ) -> None:
     """Read repos on ``jobs`` threads; write results here as they arrive."""
     items = list(todo)
-    disable = not sys.stderr.isatty() if progress is None else not progress
-    bar = tqdm(  # type: ignore[no-untyped-call]
-        total=len(items), desc="syncing catalog", unit="esm", disable=disable or not items
+    bar = progress_bar(
+        total=len(items), desc="syncing catalog", unit="esm", progress=progress if items else False
     )
     executor = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="esm-catalog")
     try:

@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from .._io import atomic_write
 from ..card import CardReport, Problem, find_cards, parse_card, render_card
 from ..card.parse import MAX_CARD_BYTES, read_card
 from ..card.validate import validate_cards, validate_text
 from ..errors import UsageError
 from ..metadata import load_metadata
+from ..paths import README_NAME
 from ..schema import metadata_schema_text
 from ._common import EXIT_INVALID, EXIT_OK, Parser, positive_int
 
@@ -112,11 +114,9 @@ def _write_output(text: str, output: str | None) -> None:
         return
     path = Path(output)
     if path.is_dir():
-        path = path / "README.md"
+        path = path / README_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)  # never leave a half-written card behind
+    atomic_write(path, text)  # never leave a half-written card behind
     logger.info("wrote %s", path)
 
 

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .._progress import progress_bar
 from ..errors import EsmRegistryError, NoEsmsFoundError, UsageError
 from ..stores import RegistryStore, open_store
-from ._progress import progress_bar
 from .embed import Embedder, Pooling
 from .fetch import EsmRef, FetchedEsm, fetch_esms
 from .ranking import RankedEsm, Ranking, SkippedEsm

@@ -52,7 +52,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -62,9 +61,11 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
+from .. import paths
+from .._io import atomic_output
+from .._progress import progress_bar
 from ..errors import ModelLoadError, UsageError
 from ..models import packaged_model_path
-from ._progress import progress_bar
 
 if TYPE_CHECKING:
     import torch
@@ -122,10 +123,8 @@ def default_device() -> str:
 
 
 def default_cache_dir() -> Path:
-    """``<esm-registry home>/embeddings`` (see :func:`registry.stores.default_home`)."""
-    from ..stores import default_home  # noqa: PLC0415 - the stores import the Hub client
-
-    return default_home() / "embeddings"
+    """``<esm-registry home>/embeddings`` (see :func:`registry.paths.default_home`)."""
+    return paths.default_embedding_cache()
 
 
 def join_columns(columns: Sequence[Sequence[Any]]) -> list[str]:
@@ -554,14 +553,10 @@ class Embedder:
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
-            try:
+            with atomic_output(path) as temporary:
                 safetensors.numpy.save_file(
                     {"embeddings": embeddings}, str(temporary), metadata=metadata
                 )
-                os.replace(temporary, path)
-            finally:
-                temporary.unlink(missing_ok=True)
         except OSError as exc:  # a cache that cannot be written is no reason to fail
             logger.warning("cannot write the embedding cache %s: %s", path, exc)
             return

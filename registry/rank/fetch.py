@@ -35,11 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._progress import progress_bar
 from ..errors import EsmRegistryError, UsageError
 from ..esm import CONFIG_NAME, WEIGHTS_NAME, Esm
 from ..metadata import EsmMetadata
 from ..stores.base import RegistryStore, check_repo_id
-from ._progress import progress_bar
 
 __all__ = ["EsmRef", "FetchedEsm", "fetch_esms", "load_esm"]
 

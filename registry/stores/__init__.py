@@ -24,9 +24,8 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from huggingface_hub import constants
-
 from ..errors import UsageError
+from ..paths import default_local_registry
 from .base import (
     ESM_TAG,
     CommitResult,
@@ -49,27 +48,11 @@ __all__ = [
     "RepoFile",
     "RepoInfo",
     "RetryPolicy",
-    "default_home",
-    "default_local_root",
     "derive_tags",
     "file_matches",
     "git_blob_sha1",
     "open_store",
 ]
-
-
-def default_home() -> Path:
-    """``$ESM_REGISTRY_HOME``, else ``$HF_HOME/esm-registry`` (read when called)."""
-    explicit = os.environ.get("ESM_REGISTRY_HOME")
-    if explicit:
-        return Path(explicit).expanduser()
-    hf_home = os.environ.get("HF_HOME") or constants.HF_HOME
-    return Path(hf_home).expanduser() / "esm-registry"
-
-
-def default_local_root() -> Path:
-    """Folder of the embedded local store: ``default_home() / "local"``."""
-    return default_home() / "local"
 
 
 def _looks_like_path(spec: str) -> bool:
@@ -99,7 +82,7 @@ def open_store(spec: str | None = None, *, token: str | None = None) -> Registry
         HubStore(endpoint='https://hub.example.org')
     """
     if spec is None or not spec.strip():
-        return LocalStore(default_local_root())
+        return LocalStore(default_local_registry())
     spec = spec.strip()
     if spec == "hub":
         return HubStore(token=token)

@@ -49,8 +49,10 @@ from typing import Any
 
 from huggingface_hub.utils import WeakFileLock
 
+from .._io import atomic_write, fsync_path
 from ..card import parse_card
 from ..errors import RepoNotFoundError, StoreConflictError, StoreError, UsageError
+from ..paths import README_NAME
 from .base import ESM_TAG, CommitResult, RepoFile, RepoInfo, check_repo_id, derive_tags
 from .base import git_blob_sha1 as _blob_sha1
 
@@ -315,14 +317,14 @@ class LocalStore:
             )
             self._write_snapshot(repo_id, record, files, previous)
             if previous is None:
-                _write_atomic(
+                atomic_write(
                     meta / "repo.json",
                     json.dumps(
                         {"private": bool(private), "created_at": record.date.isoformat()}
                     ).encode(),
                 )
             (meta / "refs").mkdir(exist_ok=True)
-            _write_atomic(meta / "refs" / _MAIN, record.id.encode("ascii") + b"\n")
+            atomic_write(meta / "refs" / _MAIN, record.id.encode("ascii") + b"\n")
             self._point_view(repo_id, record.id)
             self._collect_garbage(repo_id)
         logger.info("committed %s to %s in %s", record.id[:8], repo_id, self.root)
@@ -339,10 +341,10 @@ class LocalStore:
         previous: CommitRecord | None,
         repo_id: str,
     ) -> CommitRecord:
-        if "README.md" in files:
-            readme: bytes | None = files["README.md"]
-        elif previous is not None and "README.md" in previous.files:
-            readme = self.read_file(repo_id, "README.md", previous.id)
+        if README_NAME in files:
+            readme: bytes | None = files[README_NAME]
+        elif previous is not None and README_NAME in previous.files:
+            readme = self.read_file(repo_id, README_NAME, previous.id)
         else:
             readme = None
         card_data: dict[str, Any] = {}
@@ -387,7 +389,7 @@ class LocalStore:
             commits = meta / "commits"
             commits.mkdir(exist_ok=True)
             payload = json.dumps(record.to_json(), indent=1, ensure_ascii=False).encode()
-            _write_atomic(commits / f"{record.id}.json", payload)
+            atomic_write(commits / f"{record.id}.json", payload)
             snapshots = meta / "snapshots"
             snapshots.mkdir(exist_ok=True)
             staging.rename(snapshots / record.id)
@@ -524,37 +526,13 @@ def _link_or_copy(source: Path, target: Path) -> None:
         _write_file(target, source.read_bytes())
 
 
-def _write_atomic(path: Path, content: bytes) -> None:
-    """Replace ``path`` in one rename, so readers see the old or the new content only."""
-    temporary = path.with_name(f"{_STAGING_PREFIX}{path.name}-{secrets.token_hex(6)}")
-    try:
-        with temporary.open("xb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _fsync(path.parent)
-
-
 def _fsync(path: Path) -> None:
     """Flush a folder (and the files directly in it) so a power loss cannot undo a rename."""
     targets = [path]
     if path.is_dir():
         targets += [child for child in path.iterdir() if child.is_file()]
     for target in targets:
-        try:
-            fd = os.open(target, os.O_RDONLY)
-        except OSError:  # folders cannot be opened on some platforms
-            continue
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        fsync_path(target)
 
 
 def _remove_staging(meta: Path) -> None:
@@ -562,7 +540,7 @@ def _remove_staging(meta: Path) -> None:
     for leftover in meta.glob(f"{_STAGING_PREFIX}*"):
         _rmtree(leftover)
     for folder in (meta / "commits", meta / "refs"):
-        for leftover in folder.glob(f"{_STAGING_PREFIX}*") if folder.is_dir() else ():
+        for leftover in folder.glob(".*.tmp-*") if folder.is_dir() else ():
             leftover.unlink(missing_ok=True)
 
 

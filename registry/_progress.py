@@ -1,4 +1,8 @@
-"""Progress bars for the ranker: one switch for every bar, as the publisher has it."""
+"""Progress bars: one switch for every bar the package draws.
+
+``progress=None`` means "only when stderr is a terminal", so bars never end up in logs or
+CI output; ``HF_HUB_DISABLE_PROGRESS_BARS`` turns them off too (huggingface_hub's tqdm).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ def progress_enabled(progress: bool | None) -> bool:
 def progress_bar(
     *, total: int | None, desc: str, unit: str, progress: bool | None, **kwargs: Any
 ) -> Any:
-    """A tqdm bar on stderr that honours ``HF_HUB_DISABLE_PROGRESS_BARS`` too."""
+    """A tqdm bar on stderr, shown when :func:`progress_enabled` says so."""
     return tqdm(  # type: ignore[no-untyped-call]
         total=total,
         desc=desc,
