@@ -29,7 +29,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from registry.catalog import Catalog, CatalogEntry
-from registry.catalog.aliases import BUILTIN_ALIASES
+from registry.aliases import BUILTIN_ALIASES
 from registry.metadata import EsmMetadata
 
 TARGET_MS = 5.0

@@ -472,13 +472,28 @@ def test_search_filters(filled: Catalog, filters: dict[str, object], expected: l
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("%", ["b/gpt"]), ("_", ["b/gpt", "b/rob"]), ("amz2", ["a/amz"]), ("ch_ne", ["b/rob"])],
+    [
+        ("amz2", ["a/amz"]),
+        ("AMZ dumb", ["a/amz"]),
+        ("sure 100", ["b/gpt"]),
+        ("news", ["b/rob"]),
+        ("movie rev", ["a/imdb"]),
+        ("ch_ne", []),  # words "ch" and "ne": no word begins with "ch"
+        ("org", ["b/gpt", "b/rob"]),
+    ],
 )
-def test_text_search_without_fts_uses_escaped_like(
+def test_text_search_means_the_same_with_and_without_fts(
     filled: Catalog, text: str, expected: list[str]
 ) -> None:
+    assert filled.search(text=text).repo_ids == expected
     filled._fts = False  # as on a Python whose SQLite lacks FTS5
     assert filled.search(text=text).repo_ids == expected
+
+
+@pytest.mark.parametrize("text", ["%", "_", "  ", "--"])
+def test_text_search_without_words_is_a_usage_error(filled: Catalog, text: str) -> None:
+    with pytest.raises(UsageError):
+        filled.search(text=text)
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,13 @@ import pytest
 from esm_factory import make_esm
 from rank_support import BASE_MODEL, build_model, reviews
 
+from registry.aliases import base_model_ids
 from registry.errors import NoEsmsFoundError, UsageError
 from registry.esm import Esm
+from registry.filters import SearchFilters
 from registry.publish import build_files, publish_many
 from registry.rank import Embedder, Ranking, load_target, logme, rank
-from registry.rank.api import base_model_ids, find_candidates
+from registry.rank.api import find_candidates
 from registry.rank.fetch import EsmRef, fetch_esms
 from registry.stores import HubStore, LocalStore, RetryPolicy
 
@@ -168,11 +170,16 @@ def test_rank_through_the_catalog_with_filters(
     expected = _reference_scores(model, target_csv, esms)
     ranking = _rank(target_csv, model, catalog=path)  # the store comes from the catalog
     _check_scores(ranking, expected)
-    only = _rank(target_csv, model, catalog=path, task_id="org/task1", architecture="linear")
+    only = _rank(
+        target_csv,
+        model,
+        catalog=path,
+        filters=SearchFilters(task_id="org/task1", architecture="linear"),
+    )
     assert [entry.task_id for entry in only] == ["org/task1"]
     assert only[0].score == pytest.approx(expected["org/task1"], rel=1e-6)
     with pytest.raises(NoEsmsFoundError, match="language=de"):
-        _rank(target_csv, model, catalog=path, language="de")
+        _rank(target_csv, model, catalog=path, filters=SearchFilters(language="de"))
 
 
 def test_rank_explicit_esms_and_folders(
@@ -197,7 +204,10 @@ def test_alias_of_the_base_model_finds_the_esms(
     store = LocalStore(tmp_path / "registry")
     esm = make_esm(0, dim=DIM, base_model="bert-base-uncased")
     publish_many([esm], store, namespace="alice", progress=False)
-    refs = find_candidates("google-bert/bert-base-uncased", store=store)
+    refs, residual = find_candidates(
+        SearchFilters(base_model="google-bert/bert-base-uncased"), store=store
+    )
+    assert residual == SearchFilters()
     assert [ref.repo_id for ref in refs] == ["alice/ESM_bert-base-uncased_org__task0_default"]
     ranking = rank(
         target_csv,

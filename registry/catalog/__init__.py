@@ -19,7 +19,7 @@ Example:
     (0, True)
 """
 
-from .aliases import BUILTIN_ALIASES
+from ..aliases import BUILTIN_ALIASES
 from .catalog import Catalog
 from .db import SCHEMA_VERSION, default_catalog_path
 from .entries import CatalogEntry, EntryProblem, SearchResults, UnusableRepo, entries_to_pandas

@@ -31,6 +31,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._io import atomic_output
 from ..errors import CatalogError, NotInCatalogError, UsageError
+from ..filters import SearchFilters
 from ..paths import README_NAME
 from ..stores.base import CommitResult, RegistryStore
 from .db import (
@@ -282,40 +284,31 @@ class Catalog:
 
     def search(
         self,
+        filters: SearchFilters | None = None,
+        /,
         *,
-        base_model: str | None = None,
-        architecture: str | None = None,
-        embedding_dim: int | None = None,
-        task_id: str | None = None,
-        language: str | None = None,
-        min_examples: int | None = None,
-        text: str | None = None,
-        has_problems: bool | None = None,
         limit: int | None = None,
         order_by: str = "repo_id",
         resolve_with: RegistryStore | None = None,
+        **criteria: Any,
     ) -> SearchResults:
-        """ESMs matching every filter given (all optional; none means every ESM).
+        """ESMs that pass every filter given (none: every ESM).
 
         Args:
-            base_model: Base model id; aliases match too (``bert-base-uncased`` finds the
-                ESMs of ``google-bert/bert-base-uncased`` and the other way round).
-            architecture: ESM architecture, e.g. ``linear``.
-            embedding_dim: Embedding dimension.
-            task_id: Hub dataset id of the intermediate task (case-insensitive).
-            language: A language code the task's texts are in.
-            min_examples: At least this many task examples.
-            text: Words (or word beginnings) in the task id, subset or description.
-            has_problems: Only entries with (True) or without (False) problems.
+            filters: A :class:`~registry.filters.SearchFilters`; what each filter means is
+                defined there (``base_model`` aliases match, ``text`` matches word
+                beginnings, ...).
             limit: At most this many results.
             order_by: ``repo_id`` (default), ``base_model``, ``task_id``,
                 ``architecture``, ``embedding_dim``, ``num_examples``, ``last_modified``
                 or ``problems``; prefix ``-`` for descending.
-            resolve_with: A Hub store to ask for the canonical id of an un-namespaced
-                base model that the offline alias table does not know (one request).
+            resolve_with: A store to ask for the canonical id of an un-namespaced base
+                model that the offline alias table does not know (one request on the Hub).
+            criteria: Filters as keywords (``base_model="bert-base-uncased"``), set on top
+                of ``filters``.
 
         Raises:
-            UsageError: an invalid filter value or ``order_by``.
+            UsageError: an unknown filter, an invalid filter value, or ``order_by``.
 
         Example:
             >>> import tempfile
@@ -323,22 +316,11 @@ class Catalog:
             ...     catalog.search(base_model="bert-base-uncased", architecture="linear")
             SearchResults(0 entries: )
         """
-        canonical = None
-        if base_model is not None:
-            canonical = self.canonical_base_model(base_model, resolve_with=resolve_with)
-        sql, params = build_search(
-            base_model=canonical,
-            architecture=architecture,
-            embedding_dim=embedding_dim,
-            task_id=task_id,
-            language=language,
-            min_examples=min_examples,
-            text=text,
-            has_problems=has_problems,
-            limit=limit,
-            order_by=order_by,
-            fts=self._fts,
-        )
+        filters = SearchFilters.of(filters, **criteria)
+        if filters.base_model is not None:
+            canonical = self.canonical_base_model(filters.base_model, resolve_with=resolve_with)
+            filters = replace(filters, base_model=canonical)
+        sql, params = build_search(filters, limit=limit, order_by=order_by, fts=self._fts)
         repo_ids = [str(row[0]) for row in self._conn().execute(sql, params)]
         return SearchResults(repo_ids, self._load)
 

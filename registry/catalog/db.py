@@ -26,11 +26,13 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import CatalogError
+from ..filters import text_matches
 
 __all__ = [
     "APPLICATION_ID",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "TEXT_MATCH_FUNCTION",
     "connect",
     "default_catalog_path",
     "enable_wal",
@@ -44,6 +46,8 @@ logger = logging.getLogger(__name__)
 APPLICATION_ID = 0x45534D43
 #: ``PRAGMA user_version`` of catalogs written by this version.
 SCHEMA_VERSION = 1
+#: SQL function behind text search when SQLite lacks FTS5: ``f(query, text, ...)``.
+TEXT_MATCH_FUNCTION = "esm_text_matches"
 #: Page cache per connection, in KiB (a 100,000-entry catalog is about 100 MB).
 CACHE_KIB = 65536
 
@@ -82,6 +86,10 @@ def fts5_available() -> bool:
     return True
 
 
+def _text_matches(query: str, *texts: str | None) -> bool:
+    return text_matches(query, (text for text in texts if text))
+
+
 def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
     """Open the file in autocommit mode (transactions are explicit) with a busy timeout.
 
@@ -95,6 +103,7 @@ def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
         str(path), timeout=timeout, isolation_level=None, check_same_thread=False
     )
     try:
+        conn.create_function(TEXT_MATCH_FUNCTION, 4, _text_matches, deterministic=True)
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         # Durable up to the last checkpoint and never corrupt: right for a rebuildable cache.
         conn.execute("PRAGMA synchronous = NORMAL")

@@ -23,13 +23,13 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from ..aliases import tag_base_models
 from ..card import parse_card
 from ..card.render import CARD_METADATA_KEY
 from ..errors import RepoNotFoundError, StoreAuthError, StoreUnavailableError
 from ..metadata import EsmMetadata, config_to_nested, metadata_errors
 from ..paths import CONFIG_NAME, README_NAME
 from ..stores.base import RegistryStore, RepoInfo
-from .aliases import tag_base_models
 from .entries import EntryProblem
 
 __all__ = [

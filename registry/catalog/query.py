@@ -2,20 +2,23 @@
 
 User values only ever travel as parameters; the only text spliced into the SQL comes from
 the fixed tables below (column names for ordering). Text search uses the FTS5 index when
-the catalog has one (words and word prefixes), and ``LIKE`` otherwise (substrings).
+SQLite has FTS5, else a function with the same meaning (every query word begins a word).
 
 Example:
-    >>> sql, params = build_search(architecture="linear", min_examples=100, fts=True)
+    >>> from registry.filters import SearchFilters
+    >>> filters = SearchFilters(architecture="linear", min_examples=100)
+    >>> sql, params = build_search(filters, fts=True)
     >>> params
     ['linear', 100]
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..errors import UsageError
+from ..filters import MAX_FILTER_INT, SearchFilters, words
+from .db import TEXT_MATCH_FUNCTION
 
 __all__ = [
     "ENTRY_COLUMNS",
@@ -23,7 +26,6 @@ __all__ = [
     "ORDER_COLUMNS",
     "build_search",
     "fts_query",
-    "like_pattern",
 ]
 
 #: Columns that make a :class:`CatalogEntry`, in row order (``esms e`` + ``esm_documents d``).
@@ -46,25 +48,17 @@ ORDER_COLUMNS = {
     "problems": "e.problem_count",
 }
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
 
 def fts_query(text: str) -> str | None:
     """An FTS5 query matching every word of ``text`` as a word or word prefix.
 
-    Each word is quoted, so FTS5 operators in user input (``OR``, ``*``, ``:``) are text.
-    ``None`` when ``text`` has no word characters.
+    The words are those of :func:`registry.filters.words`, each quoted, so FTS5 operators
+    in user input (``OR``, ``*``, ``:``) are text. ``None`` when ``text`` has no words.
     """
-    words = _WORD.findall(text)
-    if not words:
+    found = words(text)
+    if not found:
         return None
-    return " ".join('"' + word.replace('"', '""') + '"*' for word in words)
-
-
-def like_pattern(text: str) -> str:
-    """A ``LIKE … ESCAPE '\\'`` pattern matching ``text`` anywhere, wildcards escaped."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return " ".join('"' + word.replace('"', '""') + '"*' for word in found)
 
 
 def _order(order_by: str) -> str:
@@ -81,75 +75,61 @@ def _order(order_by: str) -> str:
 
 
 def build_search(
+    filters: SearchFilters,
     *,
-    base_model: str | None = None,
-    architecture: str | None = None,
-    embedding_dim: int | None = None,
-    task_id: str | None = None,
-    language: str | None = None,
-    min_examples: int | None = None,
-    text: str | None = None,
-    has_problems: bool | None = None,
     limit: int | None = None,
     order_by: str = "repo_id",
     fts: bool,
 ) -> tuple[str, list[Any]]:
-    """The SELECT of the matching repo ids, and its parameters.
+    """The SELECT of the repo ids that pass ``filters``, and its parameters.
 
-    ``base_model`` must already be canonical. Only ids are selected: the common searches
-    are answered from an index alone, and entries are read when they are used.
+    ``filters.base_model`` must already be canonical (the catalog resolves aliases before
+    it calls this). Only ids are selected: the common searches are answered from an index
+    alone, and entries are read when they are used.
 
     Raises:
-        UsageError: an unknown ``order_by``, or a negative or non-integer number.
+        UsageError: an unknown ``order_by``, or a ``limit`` that is not a positive number.
     """
     where: list[str] = []
     params: list[Any] = []
-    if base_model is not None:
+    if filters.base_model is not None:
         where.append("e.base_model_canonical = ?")
-        params.append(base_model)
-    if architecture is not None:
+        params.append(filters.base_model)
+    if filters.architecture is not None:
         where.append("e.architecture = ?")
-        params.append(architecture)
-    if embedding_dim is not None:
-        _check_int("embedding_dim", embedding_dim, minimum=1)
+        params.append(filters.architecture)
+    if filters.embedding_dim is not None:
         where.append("e.embedding_dim = ?")
-        params.append(embedding_dim)
-    if task_id is not None:
-        where.append("e.task_id = ?")
-        params.append(task_id)
-    if language is not None:
+        params.append(filters.embedding_dim)
+    if filters.task_id is not None:
+        where.append("e.task_id = ? COLLATE NOCASE")
+        params.append(filters.task_id)
+    if filters.language is not None:
         where.append("e.repo_id IN (SELECT l.repo_id FROM esm_languages l WHERE l.language = ?)")
-        params.append(language)
-    if min_examples is not None:
-        _check_int("min_examples", min_examples, minimum=0)
+        params.append(filters.language)
+    if filters.min_examples is not None:
         where.append("e.num_examples >= ?")
-        params.append(min_examples)
-    if has_problems is not None:
-        where.append("e.problem_count > 0" if has_problems else "e.problem_count = 0")
-    if text is not None and text.strip():
-        match = fts_query(text) if fts else None
-        if match is not None:
+        params.append(filters.min_examples)
+    if filters.has_problems is not None:
+        where.append("e.problem_count > 0" if filters.has_problems else "e.problem_count = 0")
+    if filters.text is not None:
+        if fts:
             where.append("e.rowid IN (SELECT rowid FROM esm_text WHERE esm_text MATCH ?)")
-            params.append(match)
-        else:
-            where.append(
-                "(e.task_id LIKE ? ESCAPE '\\' OR e.task_subset LIKE ? ESCAPE '\\' "
-                "OR e.description LIKE ? ESCAPE '\\')"
-            )
-            params += [like_pattern(text.strip())] * 3
+            params.append(fts_query(filters.text))
+        else:  # the same meaning, one row at a time (see registry.catalog.db.connect)
+            where.append(f"{TEXT_MATCH_FUNCTION}(?, e.task_id, e.task_subset, e.description)")
+            params.append(filters.text)
     sql = "SELECT e.repo_id FROM esms e"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY " + _order(order_by)
     if limit is not None:
-        _check_int("limit", limit, minimum=1)
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= MAX_FILTER_INT
+        ):
+            raise UsageError(f"limit must be a whole number between 1 and {MAX_FILTER_INT}")
         sql += " LIMIT ?"
         params.append(limit)
     return sql, params
-
-
-def _check_int(name: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(f"{name} must be a whole number, got {value!r}")
-    if value < minimum:
-        raise UsageError(f"{name} must be at least {minimum}, got {value}")

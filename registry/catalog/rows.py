@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from ..aliases import builtin_canonical
 from ..errors import CatalogError
 from ..metadata import EsmMetadata
-from .aliases import builtin_canonical
 from .entries import CatalogEntry, EntryProblem, UnusableRepo
 
 __all__ = [

@@ -29,9 +29,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from .._progress import progress_bar
+from ..aliases import observed_pairs
 from ..errors import UsageError
 from ..stores.base import RegistryStore, RepoInfo
-from .aliases import observed_pairs
 from .entries import CatalogEntry, UnusableRepo
 from .extract import Draft, Failed, Outcome, Unusable, read_repo
 from .rows import (

@@ -25,7 +25,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import CatalogError, EsmRegistryError
-from ._common import EXIT_INVALID, EXIT_OK, non_negative_int, positive_int
+from ._common import EXIT_INVALID, EXIT_OK, positive_int
+from ._options import (
+    add_catalog_option,
+    add_filter_options,
+    add_format_option,
+    add_progress_option,
+    add_registry_options,
+    filters_from_args,
+    progress_from_args,
+)
 
 if TYPE_CHECKING:
     from ..catalog import Catalog, CatalogEntry, SyncSummary
@@ -92,10 +101,6 @@ def _csv_rows(header: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO)
         writer.writerow(["" if v is None else v for v in row])
 
 
-def _progress(args: argparse.Namespace) -> bool | None:
-    return False if args.no_progress else None  # None: only when stderr is a terminal
-
-
 # --- sync ---------------------------------------------------------------------------------
 
 
@@ -129,7 +134,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
                 f"loaded {len(snapshot.entries)} entries from the snapshot "
                 f"{args.from_snapshot} (taken {taken})\n"
             )
-        summary = catalog.sync(store, jobs=args.jobs, progress=_progress(args))
+        summary = catalog.sync(store, jobs=args.jobs, progress=progress_from_args(args))
         if args.format == "json":
             payload = {
                 "catalog": str(catalog.path),
@@ -175,17 +180,10 @@ def _search_row(entry: CatalogEntry) -> list[Any]:
 def _cmd_search(args: argparse.Namespace) -> int:
     from ..catalog.snapshot import write_csv  # noqa: PLC0415
 
-    has_problems = True if args.with_problems else False if args.without_problems else None
+    filters = filters_from_args(args)
     with _open(args) as catalog:
         results = catalog.search(
-            base_model=args.base_model,
-            architecture=args.architecture,
-            embedding_dim=args.embedding_dim,
-            task_id=args.task_id,
-            language=args.language,
-            min_examples=args.min_examples,
-            text=args.text,
-            has_problems=has_problems,
+            filters,
             limit=args.limit,
             order_by=f"-{args.order_by.lstrip('-')}" if args.desc else args.order_by,
         )
@@ -291,38 +289,6 @@ def _cmd_publish_snapshot(args: argparse.Namespace) -> int:
 # --- the parser -----------------------------------------------------------------------------
 
 
-def _add_catalog_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--catalog",
-        metavar="PATH",
-        help="the catalog file (default: $ESM_REGISTRY_CATALOG, else "
-        "$HF_HOME/esm-registry/catalog.sqlite)",
-    )
-
-
-def _add_registry_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--registry",
-        metavar="REG",
-        help="'hub' (the Hub at HF_ENDPOINT), an http(s):// URL of a Hub-compatible server, "
-        "or a folder; default: the local registry in $ESM_REGISTRY_HOME/local",
-    )
-    parser.add_argument(
-        "--token",
-        metavar="TOKEN",
-        help="Hub access token (default: HF_TOKEN or the saved login)",
-    )
-
-
-def _add_format(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:
-    parser.add_argument(
-        "--format",
-        choices=choices,
-        default=choices[0],
-        help=f"output format (default {choices[0]})",
-    )
-
-
 def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
     """Register ``catalog sync|search|coverage|show|export|publish-snapshot``.
 
@@ -347,8 +313,8 @@ def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
         description="List the registry's ESMs once and read config.json only for new or "
         "changed repos. Exit 0 when every repo was read, 1 when some could not be.",
     )
-    _add_registry_options(sync)
-    _add_catalog_option(sync)
+    add_registry_options(sync)
+    add_catalog_option(sync)
     sync.add_argument(
         "--jobs",
         type=positive_int,
@@ -362,8 +328,8 @@ def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
         help="first load a published snapshot (a dataset repo of the registry; one "
         "download), then sync only what changed since",
     )
-    sync.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_format(sync, ("text", "json"))
+    add_progress_option(sync)
+    add_format_option(sync, ("text", "json"))
     sync.set_defaults(func=_cmd_sync)
 
     search = actions.add_parser(
@@ -372,22 +338,7 @@ def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
         description="Filters combine with AND. Base-model aliases match: bert-base-uncased "
         "and google-bert/bert-base-uncased are the same model.",
     )
-    search.add_argument("--base-model", metavar="X", help="base model id (aliases match)")
-    search.add_argument("--architecture", metavar="A", help="ESM architecture, e.g. linear")
-    search.add_argument("--task-id", metavar="T", help="intermediate task (Hub dataset id)")
-    search.add_argument("--language", metavar="L", help="language code, e.g. en")
-    search.add_argument(
-        "--embedding-dim", type=positive_int, metavar="D", help="embedding dimension"
-    )
-    search.add_argument(
-        "--min-examples", type=non_negative_int, metavar="N", help="at least N task examples"
-    )
-    search.add_argument("--text", metavar="Q", help="words in the task id, subset or description")
-    problems = search.add_mutually_exclusive_group()
-    problems.add_argument("--with-problems", action="store_true", help="only ESMs with problems")
-    problems.add_argument(
-        "--without-problems", action="store_true", help="only ESMs without problems"
-    )
+    add_filter_options(search)
     search.add_argument(
         "--limit",
         type=positive_int,
@@ -402,19 +353,19 @@ def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
         "last_modified or problems (default repo_id)",
     )
     search.add_argument("--desc", action="store_true", help="descending order")
-    _add_catalog_option(search)
-    _add_format(search, ("table", "json", "csv"))
+    add_catalog_option(search)
+    add_format_option(search, ("table", "json", "csv"))
     search.set_defaults(func=_cmd_search)
 
     coverage = actions.add_parser("coverage", help="ESMs per base model")
-    _add_catalog_option(coverage)
-    _add_format(coverage, ("table", "json", "csv"))
+    add_catalog_option(coverage)
+    add_format_option(coverage, ("table", "json", "csv"))
     coverage.set_defaults(func=_cmd_coverage)
 
     show = actions.add_parser("show", help="everything the catalog knows about one ESM")
     show.add_argument("repo_id", metavar="REPO_ID")
-    _add_catalog_option(show)
-    _add_format(show, ("table", "json"))
+    add_catalog_option(show)
+    add_format_option(show, ("table", "json"))
     show.set_defaults(func=_cmd_show)
 
     export = actions.add_parser(
@@ -424,7 +375,7 @@ def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
         "needs pyarrow) or .csv.",
     )
     export.add_argument("output", metavar="OUT", help="*.parquet or *.csv")
-    _add_catalog_option(export)
+    add_catalog_option(export)
     export.set_defaults(func=_cmd_export)
 
     publish = actions.add_parser(
@@ -434,7 +385,7 @@ def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
         "that others start with `catalog sync --from-snapshot REPO_ID`.",
     )
     publish.add_argument("repo_id", metavar="REPO_ID", help="dataset repo, namespace/name")
-    _add_registry_options(publish)
-    _add_catalog_option(publish)
+    add_registry_options(publish)
+    add_catalog_option(publish)
     publish.add_argument("--private", action="store_true", help="create the repo as private")
     publish.set_defaults(func=_cmd_publish_snapshot)

@@ -9,15 +9,12 @@ from typing import TYPE_CHECKING, TextIO
 
 from ..errors import EsmRegistryError, UsageError
 from ._common import EXIT_INVALID, EXIT_OK, Parser, positive_int
+from ._options import add_progress_option, add_registry_options, progress_from_args
 
 if TYPE_CHECKING:
     from ..publish import PublishSummary
 
 __all__ = ["add_publish_commands"]
-
-
-def _progress(args: argparse.Namespace) -> bool | None:
-    return False if args.no_progress else None  # None: only when stderr is a terminal
 
 
 def _print_results(summary: PublishSummary, out: TextIO, *, dry_run: bool) -> None:
@@ -87,7 +84,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
             private=private,
             dry_run=args.dry_run,
             template=args.template,
-            progress=_progress(args),
+            progress=progress_from_args(args),
         )
     _print_results(summary, sys.stdout, dry_run=args.dry_run)
     return EXIT_OK if summary.ok else EXIT_INVALID
@@ -106,26 +103,14 @@ def _cmd_refresh_cards(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         template=args.template,
         jobs=args.jobs,
-        progress=_progress(args),
+        progress=progress_from_args(args),
     )
     _print_results(summary, sys.stdout, dry_run=args.dry_run)
     return EXIT_OK if summary.ok else EXIT_INVALID
 
 
 def _add_store_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--registry",
-        metavar="REG",
-        help="'hub' (the Hub at HF_ENDPOINT), an http(s):// URL of a Hub-compatible server, "
-        "or a folder; default: the local registry in $ESM_REGISTRY_HOME/local "
-        "($HF_HOME/esm-registry/local)",
-    )
-    parser.add_argument(
-        "--token",
-        metavar="TOKEN",
-        help="Hub access token (default: HF_TOKEN or the saved login; prefer those, since "
-        "command lines are visible to other users)",
-    )
+    add_registry_options(parser)
     parser.add_argument(
         "--jobs",
         type=positive_int,
@@ -138,7 +123,7 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a Jinja2 card template to use instead of the bundled one",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(parser)
 
 
 def add_publish_commands(commands: argparse._SubParsersAction[Parser]) -> None:

@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from ._common import EXIT_INVALID, EXIT_OK, non_negative_int, positive_int
+from ._options import add_filter_options, filters_from_args
 
 __all__ = ["FORMATS", "add_rank_command"]
 
@@ -44,9 +45,7 @@ def _cmd_rank(args: argparse.Namespace) -> int:
         registry=args.registry,
         catalog=args.catalog,
         esms=args.esm or None,
-        architecture=args.architecture,
-        language=args.language,
-        task_id=args.task_id,
+        filters=filters_from_args(args),
         text_column=args.text_column or None,
         label_column=args.label_column or None,
         regression=args.regression,
@@ -150,9 +149,7 @@ def add_rank_command(commands: Any) -> argparse.ArgumentParser:
         metavar="PATH",
         help="search this catalog for the ESMs (default: list the registry)",
     )
-    esms.add_argument("--architecture", metavar="A", help="only ESMs of this architecture")
-    esms.add_argument("--language", metavar="LANG", help="only ESMs of tasks in this language")
-    esms.add_argument("--task-id", metavar="ID", help="only ESMs of this intermediate task")
+    add_filter_options(esms, base_model=False)
     esms.add_argument(
         "--esm",
         action="append",

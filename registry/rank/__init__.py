@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 # --- the ranker around the LogME core: target, embedding, fetching, ranking ----------------
-from registry.rank.api import base_model_ids, find_candidates, rank
+from registry.rank.api import find_candidates, rank
 from registry.rank.embed import (
     POOLINGS,
     TEXT_SEPARATOR,
@@ -52,7 +52,6 @@ __all__ += [
     "Ranking",
     "SkippedEsm",
     "Target",
-    "base_model_ids",
     "default_device",
     "embed_texts",
     "fetch_esms",

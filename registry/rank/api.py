@@ -25,13 +25,15 @@ import logging
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from .._progress import progress_bar
+from ..aliases import base_model_ids
 from ..errors import EsmRegistryError, NoEsmsFoundError, UsageError
+from ..filters import SearchFilters
 from ..stores import RegistryStore, open_store
 from .embed import Embedder, Pooling
 from .fetch import EsmRef, FetchedEsm, fetch_esms
@@ -50,45 +52,12 @@ from .target import Target, TargetSource, load_target
 if TYPE_CHECKING:
     from ..catalog import Catalog
 
-__all__ = ["base_model_ids", "find_candidates", "rank"]
+__all__ = ["find_candidates", "rank"]
 
 logger = logging.getLogger(__name__)
 
 _LINEAR = "linear"
 _SHOWN_SKIPS = 5
-
-
-@dataclass(frozen=True)
-class _Filters:
-    architecture: str | None = None
-    language: str | None = None
-    task_id: str | None = None
-
-    def matches(self, esm_metadata: Any) -> bool:
-        if self.architecture is not None and esm_metadata.architecture != self.architecture:
-            return False
-        if self.language is not None and self.language not in esm_metadata.language:
-            return False
-        return self.task_id is None or esm_metadata.task.task_id.lower() == self.task_id.lower()
-
-
-def base_model_ids(base_model: str) -> list[str]:
-    """``base_model`` and the ids the Hub knows it by (``bert-base-uncased`` ⇄
-    ``google-bert/bert-base-uncased``), from the catalog's built-in alias table.
-
-    Example:
-        >>> base_model_ids("bert-base-uncased")
-        ['bert-base-uncased', 'google-bert/bert-base-uncased']
-    """
-    ids = [base_model]
-    try:
-        from ..catalog.aliases import BUILTIN_ALIASES  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - the catalog ships with the package
-        return ids
-    canonical = BUILTIN_ALIASES.get(base_model.lower(), base_model)
-    ids.append(canonical)
-    ids += [legacy for legacy, target in BUILTIN_ALIASES.items() if target == canonical]
-    return list(dict.fromkeys(ids))
 
 
 def _open_catalog(catalog: Catalog | str | os.PathLike[str]) -> tuple[Catalog, bool]:
@@ -101,21 +70,18 @@ def _open_catalog(catalog: Catalog | str | os.PathLike[str]) -> tuple[Catalog, b
 
 
 def find_candidates(
-    base_model: str,
+    filters: SearchFilters,
     *,
     store: RegistryStore | None = None,
     catalog: Catalog | str | os.PathLike[str] | None = None,
-    architecture: str | None = None,
-    language: str | None = None,
-    task_id: str | None = None,
-) -> list[EsmRef]:
-    """The ESMs of ``base_model`` that match the filters, each at a known commit.
+) -> tuple[list[EsmRef], SearchFilters]:
+    """The ESMs that ``filters`` select, each at a known commit, and the filters left over.
 
     With a ``catalog`` (a :class:`~registry.catalog.Catalog` or its file) its
-    :meth:`~registry.catalog.Catalog.search` answers, aliases included. Without one, the
-    ``store`` is listed by the card tags ``BaseLM:<id>`` of every alias of the base model
-    (one listing per alias; ``dataset:`` and language tags narrow it), and the
-    architecture is checked once the ESM is loaded.
+    :meth:`~registry.catalog.Catalog.search` applies every filter (nothing is left over).
+    Without one, the ``store`` is listed by the tags that
+    :meth:`~registry.filters.SearchFilters.for_listing` can express (the base model and its
+    aliases); the remaining filters are returned, to check on each ESM's metadata.
 
     Raises:
         UsageError: neither a catalog nor a store.
@@ -125,22 +91,19 @@ def find_candidates(
     if catalog is not None:
         opened, close = _open_catalog(catalog)
         try:
-            hits = opened.search(
-                base_model=base_model, architecture=architecture, language=language, task_id=task_id
-            )
-            return [EsmRef.of(entry) for entry in hits]
+            hits = opened.search(filters)
+            return [EsmRef.of(entry) for entry in hits], SearchFilters()
         finally:
             if close:
                 opened.close()
     if store is None:
         raise UsageError("find_candidates needs a catalog or a store")
-    extra = [f"dataset:{task_id}"] if task_id else []
-    extra += [language] if language else []
+    tag_sets, residual = filters.for_listing()
     found: dict[str, EsmRef] = {}
-    for model_id in base_model_ids(base_model):
-        for info in store.list_esms(tags=[f"BaseLM:{model_id}", *extra]):
+    for tags in tag_sets:
+        for info in store.list_esms(tags=tags):
             found.setdefault(info.repo_id, EsmRef(repo_id=info.repo_id, sha=info.sha))
-    return [found[repo_id] for repo_id in sorted(found)]
+    return [found[repo_id] for repo_id in sorted(found)], residual
 
 
 def _store(registry: RegistryStore | str | None, catalog: Any, token: str | None) -> RegistryStore:
@@ -168,7 +131,7 @@ class _Scorer:
         features: np.ndarray[Any, Any],
         target: Target,
         *,
-        filters: _Filters,
+        filters: SearchFilters,
         base_ids: set[str],
         chunk_size: int,
         bar: Any,
@@ -214,7 +177,7 @@ class _Scorer:
                 self.skip(item.source, item.error or "cannot be loaded")
                 continue
             metadata = item.esm.metadata
-            if not self.filters.matches(metadata):
+            if self.filters.given() and not self.filters.matches(metadata):
                 self.filtered += 1
                 self.bar.update(1)
                 continue
@@ -297,9 +260,7 @@ def rank(
     registry: RegistryStore | str | None = None,
     catalog: Catalog | str | os.PathLike[str] | None = None,
     esms: Iterable[Any] | None = None,
-    architecture: str | None = None,
-    language: str | None = None,
-    task_id: str | None = None,
+    filters: SearchFilters | None = None,
     text_column: str | Sequence[str] | None = None,
     label_column: str | Sequence[str] | None = None,
     regression: bool = False,
@@ -333,9 +294,8 @@ def rank(
             candidates. Without one the registry is listed by tags.
         esms: Rank exactly these instead: :class:`~registry.esm.Esm` objects, ESM
             folders, repo ids (read from ``registry``) or catalog entries.
-        architecture: Only ESMs of this architecture.
-        language: Only ESMs of tasks in this language.
-        task_id: Only ESMs of this intermediate task.
+        filters: Only ESMs that pass these :class:`~registry.filters.SearchFilters`
+            (architecture, task, language, size, …); the base model is ``base_model``.
         text_column: Text column of the target, or several to join (default ``"text"``).
         label_column: Label column (several regression targets allowed; default ``"label"``).
         regression: The target is a regression task.
@@ -369,7 +329,7 @@ def rank(
         raise UsageError(f"chunk_size must be at least 1, got {chunk_size}")
     if jobs < 1:
         raise UsageError(f"jobs must be at least 1, got {jobs}")
-    filters = _Filters(architecture, language, task_id)
+    filters = replace(filters or SearchFilters(), base_model=base_model)
     loaded = load_target(
         target,
         text_column=text_column,
@@ -385,24 +345,21 @@ def rank(
     store: RegistryStore | None = None
     if esms is not None:
         refs = [EsmRef.of(item) for item in esms]
+        residual = replace(filters, base_model=None)  # a mismatch only warns, below
+        if residual.has_problems is not None:
+            raise UsageError("the has_problems filter needs ESMs from a catalog")
         if any(ref.repo_id is not None for ref in refs):
             store = _store(registry, catalog, token)
     else:
         store = _store(registry, catalog, token)
-        refs = find_candidates(
-            base_model,
-            store=store,
-            catalog=catalog,
-            architecture=architecture,
-            language=language,
-            task_id=task_id,
-        )
+        refs, residual = find_candidates(filters, store=store, catalog=catalog)
     if not refs:
         where = f" in {store.location}" if store is not None else ""
+        narrowed = replace(filters, base_model=None).describe()
         raise NoEsmsFoundError(
             f"no ESMs for the base model {base_model}{where}"
-            f"{_describe_filters(filters)}; check the model id (Hub ids such as "
-            "'google-bert/bert-base-uncased'), relax the filters, or sync the catalog"
+            f"{f' matching {narrowed}' if narrowed else ''}; check the model id (Hub ids "
+            "such as 'google-bert/bert-base-uncased'), relax the filters, or sync the catalog"
         )
     logger.info("%d candidate ESM(s) for %s", len(refs), base_model)
 
@@ -426,7 +383,7 @@ def rank(
             stats,
             features,
             loaded,
-            filters=filters,
+            filters=residual,
             base_ids=set(base_model_ids(base_model)),
             chunk_size=chunk_size,
             bar=bar,
@@ -451,16 +408,3 @@ def rank(
         skipped=scorer.skipped,
         notes=_notes(scorer.entries, loaded, int(features.shape[1])),
     )
-
-
-def _describe_filters(filters: _Filters) -> str:
-    parts = [
-        f"{name}={value}"
-        for name, value in (
-            ("architecture", filters.architecture),
-            ("language", filters.language),
-            ("task_id", filters.task_id),
-        )
-        if value is not None
-    ]
-    return f" matching {', '.join(parts)}" if parts else ""

@@ -1,14 +1,17 @@
 """Base-model aliases: one model, several ids (``bert-base-uncased`` is ``google-bert/…``).
 
 In 2024 the Hub moved the early un-namespaced models into organisations and redirects the
-old ids. ESMs name their base model either way, so the catalog resolves every id to one
-*canonical* id before it stores or searches it. Resolution is offline: a built-in table of
-the Hub's renames, plus the pairs the catalog itself has seen (an ESM whose config says
-``bert-base-uncased`` while its card or tags say ``google-bert/bert-base-uncased``).
+old ids. ESMs name their base model either way, so every part that matches ESMs by base
+model (the catalog, the store listings, the ranker) goes through this module. Resolution
+is offline: a built-in table of the Hub's renames, plus the pairs the catalog itself has
+seen (an ESM whose config says ``bert-base-uncased`` while its card or tags say
+``google-bert/bert-base-uncased``).
 
 Example:
     >>> builtin_canonical("BERT-base-uncased")
     'google-bert/bert-base-uncased'
+    >>> base_model_ids("bert-base-uncased")
+    ['bert-base-uncased', 'google-bert/bert-base-uncased']
     >>> observed_pairs(["gpt2", "openai-community/gpt2", "org/task"])
     [('gpt2', 'openai-community/gpt2')]
 """
@@ -18,7 +21,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
-__all__ = ["BUILTIN_ALIASES", "builtin_canonical", "observed_pairs", "tag_base_models"]
+__all__ = [
+    "BUILTIN_ALIASES",
+    "base_model_ids",
+    "builtin_canonical",
+    "observed_pairs",
+    "tag_base_models",
+]
 
 
 def _renames(namespace: str, names: Iterable[str]) -> dict[str, str]:
@@ -101,6 +110,18 @@ BUILTIN_ALIASES: Mapping[str, str] = MappingProxyType(
 def builtin_canonical(model_id: str) -> str | None:
     """The id the Hub redirects ``model_id`` to, if the built-in table knows it."""
     return BUILTIN_ALIASES.get(model_id.strip().lower())
+
+
+def base_model_ids(model_id: str) -> list[str]:
+    """``model_id`` and every id the built-in table says the Hub knows the model by.
+
+    Example:
+        >>> base_model_ids("google-bert/bert-base-uncased")
+        ['google-bert/bert-base-uncased', 'bert-base-uncased']
+    """
+    canonical = builtin_canonical(model_id) or model_id
+    legacy = [alias for alias, target in BUILTIN_ALIASES.items() if target == canonical]
+    return list(dict.fromkeys([model_id, canonical, *legacy]))
 
 
 def tag_base_models(tags: Iterable[str]) -> list[str]:
