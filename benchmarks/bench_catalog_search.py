@@ -28,8 +28,8 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from registry.catalog import Catalog, CatalogEntry
 from registry.aliases import BUILTIN_ALIASES
+from registry.catalog import Catalog, CatalogEntry
 from registry.metadata import EsmMetadata
 
 TARGET_MS = 5.0

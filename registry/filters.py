@@ -38,10 +38,9 @@ from typing import Any
 
 from .aliases import base_model_ids
 from .errors import UsageError
-from .metadata import EsmMetadata
+from .metadata import BASE_MODEL_TAG_PREFIX, EsmMetadata
 
 __all__ = [
-    "BASE_MODEL_TAG",
     "MAX_FILTER_INT",
     "SearchFilters",
     "filter_names",
@@ -51,8 +50,6 @@ __all__ = [
 
 #: Upper bound of the whole-number filters (SQLite integers are 64-bit).
 MAX_FILTER_INT = 2**63 - 1
-#: Card tag by which store listings find the ESMs of a base model (the hfselect contract).
-BASE_MODEL_TAG = "BaseLM:{}"
 
 # Letters and digits, as SQLite's unicode61 tokenizer splits words (``_`` separates).
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -158,7 +155,7 @@ class SearchFilters:
             everything: list[tuple[str, ...]] = [()]
             return everything, self
         tag_sets: list[tuple[str, ...]] = [
-            (BASE_MODEL_TAG.format(model_id),) for model_id in base_model_ids(self.base_model)
+            (f"{BASE_MODEL_TAG_PREFIX}{model_id}",) for model_id in base_model_ids(self.base_model)
         ]
         return tag_sets, replace(self, base_model=None)
 

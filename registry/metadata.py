@@ -48,7 +48,9 @@ from .errors import MetadataError
 from .paths import CONFIG_NAME
 
 __all__ = [
+    "BASE_MODEL_TAG_PREFIX",
     "CONFIG_FIELDS",
+    "ESM_TAG",
     "EsmMetadata",
     "Evaluation",
     "Hyperparameters",
@@ -61,6 +63,10 @@ __all__ = [
 ]
 
 DEFAULT_LICENSE = "apache-2.0"
+#: The tag every ESM card carries; Hub listings find ESMs by it (a contract with hfselect).
+ESM_TAG = "embedding_space_map"
+#: Prefix of the card tag that names the base model: ``BaseLM:<base model id>``.
+BASE_MODEL_TAG_PREFIX = "BaseLM:"
 
 _LANGUAGE_RE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 _LICENSE_RE = re.compile(r"[a-z0-9][a-z0-9.+\-]*")
@@ -291,7 +297,7 @@ class EsmMetadata(_Model):
     @property
     def tags(self) -> list[str]:
         """The Hub tags by which ESMs are found (a contract with hfselect)."""
-        return ["embedding_space_map", f"BaseLM:{self.base_model}"]
+        return [ESM_TAG, f"{BASE_MODEL_TAG_PREFIX}{self.base_model}"]
 
 
 class MetadataShortcuts:

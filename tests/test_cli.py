@@ -61,7 +61,8 @@ def test_github_format_escapes_newlines_and_separators(
     odd = tmp_path / "a,b:c"
     odd.mkdir()
     (odd / "README.md").write_text("no front matter\n")
-    code, out, _ = run(["card", "validate", "--format", "github", str(odd)], capsys)
+    # Named explicitly, so validated although it does not look like an ESM card.
+    code, out, _ = run(["card", "validate", "--format", "github", str(odd / "README.md")], capsys)
     assert code == 1
     assert "file=" + str(odd).replace(":", "%3A").replace(",", "%2C") + "/README.md" in out
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,28 +114,44 @@ class ParsedCard:
 
 
 def read_card(path: str | Path) -> tuple[str | None, list[Problem]]:
-    """Read a card file as text, refusing what is not a card (too large, binary, not UTF-8)."""
+    """Read a card file as text, refusing what is not a card.
+
+    Only regular files are read (a device such as ``/dev/zero`` or a FIFO is refused
+    without being opened, so nothing blocks), and at most :data:`MAX_CARD_BYTES` + 1 bytes
+    are read whatever ``stat`` says; binary and non-UTF-8 files are problems too.
+    """
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_CARD_BYTES:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
             return None, [
                 Problem(
-                    f"file is {size:,} bytes; cards larger than {MAX_CARD_BYTES:,} bytes "
-                    "are not read",
-                    code="too-large",
+                    "not a regular file (a folder, device, pipe or socket); cards are read "
+                    "from regular files only",
+                    code="not-a-file",
                 )
             ]
-        data = path.read_bytes()
+        if info.st_size > MAX_CARD_BYTES:
+            return None, [_too_large(info.st_size)]
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CARD_BYTES + 1)
     except OSError as exc:
         return None, [Problem(f"cannot read file: {exc.strerror or exc}", code="unreadable")]
     return decode_card(data)
 
 
+def _too_large(size: int | None) -> Problem:
+    shown = f"{size:,} bytes" if size is not None else f"larger than {MAX_CARD_BYTES:,} bytes"
+    return Problem(
+        f"file is {shown}; cards larger than {MAX_CARD_BYTES:,} bytes are not read",
+        code="too-large",
+    )
+
+
 def decode_card(data: bytes) -> tuple[str | None, list[Problem]]:
     """Decode card bytes as UTF-8 text; binary or undecodable data is a problem."""
     if len(data) > MAX_CARD_BYTES:
-        return None, [Problem("card is larger than 1 MB", code="too-large")]
+        return None, [_too_large(None)]
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         return None, [Problem("file is binary (it contains NUL bytes)", line, code="binary")]

@@ -1,8 +1,10 @@
 """Render an ESM card (``README.md``) from :class:`~registry.metadata.EsmMetadata`.
 
 The front matter is built as a mapping and written with a YAML library, so no value can
-break it; the body comes from a Jinja2 template rendered in a sandbox (templates may come
-from someone else) with ``StrictUndefined`` (a misspelt variable is an error, not a blank).
+break it; the body comes from a Jinja2 template rendered in a sandbox with limits on
+time, memory and output (templates may come from someone else; see
+:mod:`registry.card._sandbox`) and ``StrictUndefined`` (a misspelt variable is an error,
+not a blank).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from .._resources import DEFAULT_TEMPLATE, data_dir
 from .._yaml import dump_yaml
@@ -21,6 +22,7 @@ from ..errors import TemplateError
 from ..metadata import EsmMetadata
 from ._format import IDENTIFYING_FIELDS, PLACEHOLDER, display_values
 from ._markdown import escape_inline, neutralize_block
+from ._sandbox import LimitedEnvironment, render_limited
 
 __all__ = ["CARD_METADATA_KEY", "card_data", "render_card", "tidy_markdown"]
 
@@ -65,13 +67,8 @@ def card_data(metadata: EsmMetadata) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=8)
-def _environment(template_dir: str) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(template_dir),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # Markdown, escaped by the helpers below
-        keep_trailing_newline=True,
-    )
+def _environment(template_dir: str) -> LimitedEnvironment:
+    return LimitedEnvironment(template_dir)
 
 
 def _load_template(template: str | Path | None) -> jinja2.Template:
@@ -86,6 +83,8 @@ def _load_template(template: str | Path | None) -> jinja2.Template:
         return env.get_template(path.name)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{path}:{exc.lineno}: template syntax error: {exc.message}") from None
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"card template {path} cannot be loaded: {exc}") from None
 
 
 def render_card(metadata: EsmMetadata, *, template: str | Path | None = None) -> str:
@@ -102,7 +101,8 @@ def render_card(metadata: EsmMetadata, *, template: str | Path | None = None) ->
         The card text; the same metadata always gives the same text.
 
     Raises:
-        TemplateError: the template is missing, invalid or uses an undefined variable.
+        TemplateError: the template is missing, not UTF-8, invalid, uses an undefined
+            variable, fails, or goes over a limit of the sandbox (loops, sizes, output).
 
     Example:
         >>> from registry.metadata import EsmMetadata
@@ -128,17 +128,17 @@ def render_card(metadata: EsmMetadata, *, template: str | Path | None = None) ->
 
     tmpl = _load_template(template)
     front_matter = f"---\n{dump_yaml(card_data(metadata))}---\n"
-    try:
-        rendered = tmpl.render(
-            card_data=front_matter[4:-5],
-            meta=metadata,
-            field=field,
-            inline=inline,
-            text=text,
-            architecture_description=ARCHITECTURES[metadata.architecture].description,
-        )
-    except jinja2.TemplateError as exc:
-        raise TemplateError(f"card template failed to render: {exc}") from None
+    rendered = render_limited(
+        tmpl,
+        {
+            "card_data": front_matter[4:-5],
+            "meta": metadata,
+            "field": field,
+            "inline": inline,
+            "text": text,
+            "architecture_description": ARCHITECTURES[metadata.architecture].description,
+        },
+    )
     if rendered.startswith(front_matter):  # leave the YAML byte-exact
         return front_matter + "\n" + tidy_markdown(rendered[len(front_matter) :])
     return tidy_markdown(rendered)

@@ -32,9 +32,21 @@ def _github_escape(value: str, *, property_value: bool = False) -> str:
     return value
 
 
-def _print_text(reports: list[CardReport], out: TextIO) -> None:
+def _summary(reports: list[CardReport]) -> str:
+    checked = [r for r in reports if not r.skipped]
+    invalid = sum(not r.valid for r in checked)
+    skipped = len(reports) - len(checked)
+    line = f"{len(checked)} card(s) checked: {len(checked) - invalid} valid, {invalid} invalid"
+    return line + (f"; {skipped} README.md file(s) skipped (not ESM cards)" if skipped else "")
+
+
+def _print_text(reports: list[CardReport], out: TextIO, *, verbose: bool = False) -> None:
     for report in reports:
         name = str(report.path)
+        if report.skipped:
+            if verbose:
+                out.write(f"{name}: skipped: {report.skipped}\n")
+            continue
         for p in report.problems:
             where = f"{name}:{p.line}" if p.line else name
             field = f" [{p.field}]" if p.field else ""
@@ -42,10 +54,7 @@ def _print_text(reports: list[CardReport], out: TextIO) -> None:
         if report.valid:
             extra = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
             out.write(f"{name}: valid{extra}\n")
-    invalid = sum(not r.valid for r in reports)
-    out.write(
-        f"{len(reports)} card(s) checked: {len(reports) - invalid} valid, {invalid} invalid\n"
-    )
+    out.write(_summary(reports) + "\n")
 
 
 def _print_github(reports: list[CardReport], out: TextIO) -> None:
@@ -57,15 +66,13 @@ def _print_github(reports: list[CardReport], out: TextIO) -> None:
             props.append(f"title={_github_escape(f'ESM card: {p.code}', property_value=True)}")
             message = f"{p.field}: {p.message}" if p.field else p.message
             out.write(f"::{p.severity} {','.join(props)}::{_github_escape(message)}\n")
-    invalid = sum(not r.valid for r in reports)
-    out.write(
-        f"{len(reports)} card(s) checked: {len(reports) - invalid} valid, {invalid} invalid\n"
-    )
+    out.write(_summary(reports) + "\n")
 
 
 def _cmd_card_validate(args: argparse.Namespace) -> int:
     reports: list[CardReport] = []
-    paths: list[Path] = []
+    found: list[tuple[Path, bool]] = []  # (card, found by a directory scan)
+    scans: list[tuple[Path, int, int]] = []  # (folder, first card, card count)
     for raw in args.paths:
         if raw == "-":
             report = validate_text(sys.stdin.buffer.read(MAX_CARD_BYTES + 1), strict=args.strict)
@@ -73,36 +80,64 @@ def _cmd_card_validate(args: argparse.Namespace) -> int:
             reports.append(report)
             continue
         path = Path(raw)
-        if not path.exists():
-            raise UsageError(f"no such file or directory: {path}")
-        cards = list(find_cards(path))
-        paths.extend(cards)
-        if not cards:
-            reports.append(
-                CardReport(
-                    path,
-                    [
-                        Problem(
-                            "no card (README.md or *.card.md) found under this directory",
-                            None,
-                            None,
-                            code="no-cards",
-                        )
-                    ],
-                )
-            )
-    reports.extend(
-        validate_cards(paths, strict=args.strict, check_config=args.config, jobs=args.jobs)
-    )
+        if not path.exists() and not path.is_symlink():
+            raise UsageError(f"no such file or directory: {_one_line(raw)}")
+        if not path.is_dir():
+            found.append((path, False))
+            continue
+        cards = list(find_cards(path, exclude=args.exclude))
+        scans.append((path, len(found), len(cards)))
+        found.extend((card, True) for card in cards)
+
+    def validate(paths: list[Path], *, only_esm_cards: bool) -> list[CardReport]:
+        return validate_cards(
+            paths,
+            strict=args.strict,
+            check_config=args.config,
+            only_esm_cards=only_esm_cards,
+            jobs=args.jobs,
+        )
+
+    named = validate([p for p, scanned in found if not scanned], only_esm_cards=False)
+    scanned_reports = validate([p for p, scanned in found if scanned], only_esm_cards=True)
+    named_iter, scanned_iter = iter(named), iter(scanned_reports)
+    results = [next(scanned_iter) if scanned else next(named_iter) for _, scanned in found]
+    reports.extend(results)
+    for folder, first, count in scans:
+        checked = results[first : first + count]
+        if all(report.skipped for report in checked):
+            reports.append(_no_cards_report(folder, len(checked)))
     if args.format == "json":
-        payload = {"valid": all(r.valid for r in reports), "cards": [r.to_dict() for r in reports]}
+        payload = {
+            "valid": all(r.valid for r in reports),
+            "cards": [r.to_dict() for r in reports if not r.skipped],
+            "skipped": [{"path": str(r.path), "reason": r.skipped} for r in reports if r.skipped],
+        }
         json.dump(payload, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.format == "github":
         _print_github(reports, sys.stdout)
     else:
-        _print_text(reports, sys.stdout)
+        _print_text(reports, sys.stdout, verbose=args.verbose > 0)
     return EXIT_OK if all(r.valid for r in reports) else EXIT_INVALID
+
+
+def _no_cards_report(folder: Path, skipped: int) -> CardReport:
+    """A folder scan that found no ESM card: an error when it found no candidate at all
+    (probably a wrong path), a warning when every README.md in it is not an ESM card."""
+    if skipped:
+        message = (
+            f"no ESM card found under this directory ({skipped} README.md file(s) skipped: "
+            "not ESM cards)"
+        )
+        return CardReport(folder, [Problem(message, code="no-cards", severity="warning")])
+    message = "no card (README.md or *.card.md) found under this directory"
+    return CardReport(folder, [Problem(message, code="no-cards")])
+
+
+def _one_line(text: str) -> str:
+    """``text`` quoted so that newlines and control characters cannot split a message."""
+    return repr(text) if any(not char.isprintable() for char in text) else text
 
 
 # --- card render / parse, schema ----------------------------------------------------------
@@ -115,8 +150,11 @@ def _write_output(text: str, output: str | None) -> None:
     path = Path(output)
     if path.is_dir():
         path = path / README_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, text)  # never leave a half-written card behind
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, text)  # never leave a half-written card behind
+    except OSError as exc:
+        raise UsageError(f"cannot write {_one_line(str(path))}: {exc.strerror or exc}") from None
     logger.info("wrote %s", path)
 
 
@@ -184,6 +222,14 @@ def add_card_commands(commands: argparse._SubParsersAction[Parser]) -> None:
         dest="config",
         action="store_false",
         help="do not compare cards with a config.json beside them",
+    )
+    validate.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip paths under a scanned directory that match GLOB (relative to it, e.g. "
+        "'docs/*'); repeatable",
     )
     validate.add_argument(
         "--jobs",

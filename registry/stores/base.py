@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from ..errors import UsageError
+from ..metadata import ESM_TAG
 
 __all__ = [
     "ESM_TAG",
@@ -30,9 +31,6 @@ __all__ = [
     "file_matches",
     "git_blob_sha1",
 ]
-
-#: The tag every ESM card carries; listings filter on it.
-ESM_TAG = "embedding_space_map"
 
 
 def git_blob_sha1(content: bytes) -> str:
