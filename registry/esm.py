@@ -41,6 +41,7 @@ import safetensors
 import safetensors.numpy
 
 from ._io import fsync_path, temporary_sibling
+from ._json import dump_json
 from .architectures import get_architecture
 from .errors import EsmArtifactError, UsageError
 from .metadata import EsmMetadata, load_metadata
@@ -262,7 +263,7 @@ class Esm:
             readme: Text of the model card, added as ``README.md`` when given.
         """
         files = {} if readme is None else {README_NAME: readme.encode("utf-8")}
-        config = json.dumps(self.to_config(), indent=2, ensure_ascii=False) + "\n"
+        config = dump_json(self.to_config(), indent=2, ensure_ascii=False) + "\n"
         files[CONFIG_NAME] = config.encode("utf-8")
         files[WEIGHTS_NAME] = safetensors.numpy.save(self.tensors(), metadata={"format": "pt"})
         return files

@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -42,6 +41,7 @@ from pydantic import (
     field_validator,
 )
 
+from ._json import dump_json, load_json
 from ._yaml import YAMLError, load_yaml
 from .architectures import ARCHITECTURES
 from .errors import MetadataError
@@ -68,6 +68,26 @@ ESM_TAG = "embedding_space_map"
 #: Prefix of the card tag that names the base model: ``BaseLM:<base model id>``.
 BASE_MODEL_TAG_PREFIX = "BaseLM:"
 
+# Bounds: generous for any real ESM, small enough that no value can poison the catalog
+# (SQLite holds 64-bit integers), blow up a card, or make a reader allocate gigabytes.
+#: Largest embedding dimension (today's largest models have under 20,000).
+MAX_EMBEDDING_DIM = 65_536
+#: Most examples a task may claim (a trillion).
+MAX_EXAMPLES = 10**12
+#: Largest seed, epoch count and batch size.
+MAX_SEED = 2**63 - 1
+MAX_EPOCHS = 100_000
+MAX_BATCH_SIZE = 2**24
+#: Largest learning rate, weight decay and MSE accepted.
+MAX_RATE = 1e6
+#: Longest single-line value and free-text section, in characters.
+MAX_LINE_CHARS = 1_000
+MAX_TEXT_CHARS = 50_000
+#: Largest metadata or config.json file read.
+MAX_METADATA_BYTES = 1_000_000
+#: Largest ``extra`` mapping, as JSON text.
+MAX_EXTRA_CHARS = 100_000
+
 _LANGUAGE_RE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 _LICENSE_RE = re.compile(r"[a-z0-9][a-z0-9.+\-]*")
 
@@ -89,10 +109,19 @@ def _check_encodable(value: str) -> None:
         raise ValueError("contains characters that cannot be written as UTF-8") from None
 
 
+def _not_bool(value: Any) -> Any:
+    """``true`` is not a number, whatever Python's ``bool`` subclass of ``int`` says."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
 def _single_line(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("must not be empty")
+    if len(value) > MAX_LINE_CHARS:
+        raise ValueError(f"is {len(value):,} characters long; at most {MAX_LINE_CHARS:,}")
     _check_encodable(value)
     printable = value.isprintable()  # fast path: no control or format characters at all
     if not printable and any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
@@ -101,6 +130,8 @@ def _single_line(value: str) -> str:
 
 
 def _free_text(value: str) -> str:
+    if len(value) > MAX_TEXT_CHARS:
+        raise ValueError(f"is {len(value):,} characters long; at most {MAX_TEXT_CHARS:,}")
     _check_encodable(value)
     bad = [ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in "\n\t"]
     if bad:
@@ -163,10 +194,17 @@ FreeText = Annotated[
 ColumnName = Annotated[SingleLine, AfterValidator(_column_name)]
 RepoId = Annotated[str, AfterValidator(_single_line), AfterValidator(_repo_id)]
 LanguageCode = Annotated[str, AfterValidator(_language)]
-PositiveInt = Annotated[int, Field(gt=0)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Dimension = Annotated[int, Field(gt=0, le=MAX_EMBEDDING_DIM), BeforeValidator(_not_bool)]
+ExampleCount = Annotated[int, Field(gt=0, le=MAX_EXAMPLES), BeforeValidator(_not_bool)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(_not_bool)]
+EpochCount = Annotated[int, Field(gt=0, le=MAX_EPOCHS), BeforeValidator(_not_bool)]
+BatchSize = Annotated[int, Field(gt=0, le=MAX_BATCH_SIZE), BeforeValidator(_not_bool)]
+PositiveFloat = Annotated[
+    float, Field(gt=0, le=MAX_RATE, allow_inf_nan=False), BeforeValidator(_not_bool)
+]
+NonNegativeFloat = Annotated[
+    float, Field(ge=0, le=MAX_RATE, allow_inf_nan=False), BeforeValidator(_not_bool)
+]
 
 
 class _Model(BaseModel):
@@ -190,17 +228,17 @@ class IntermediateTask(_Model):
     )
     label_column: OptionalLine = Field(None, description="Label or target column.")
     split: OptionalLine = Field(None, description="Dataset split the examples come from.")
-    num_examples: PositiveInt | None = Field(
+    num_examples: ExampleCount | None = Field(
         None, description="Number of examples sampled from the split."
     )
-    seed: NonNegativeInt | None = Field(None, description="Seed of the example sampling.")
+    seed: Seed | None = Field(None, description="Seed of the example sampling.")
 
 
 class Hyperparameters(_Model):
     """Hyperparameters of one training stage (language model fine-tuning or ESM fitting)."""
 
-    num_epochs: PositiveInt | None = Field(None, description="Training epochs.")
-    batch_size: PositiveInt | None = Field(None, description="Training batch size.")
+    num_epochs: EpochCount | None = Field(None, description="Training epochs.")
+    batch_size: BatchSize | None = Field(None, description="Training batch size.")
     learning_rate: PositiveFloat | None = Field(None, description="Peak learning rate (> 0).")
     weight_decay: NonNegativeFloat | None = Field(None, description="Weight decay (>= 0).")
     optimizer: OptionalLine = Field(None, description="Optimizer name, e.g. 'AdamW'.")
@@ -243,7 +281,7 @@ class EsmMetadata(_Model):
     architecture: Annotated[str, AfterValidator(_architecture)] = Field(
         "linear", description="ESM architecture."
     )
-    embedding_dim: PositiveInt | None = Field(
+    embedding_dim: Dimension | None = Field(
         None, description="Embedding dimension D of the base model."
     )
     lm_training: Hyperparameters = Field(default_factory=Hyperparameters)
@@ -278,6 +316,12 @@ class EsmMetadata(_Model):
             raise ValueError(
                 f"holds {', '.join(clashes)}, which are metadata fields; set them directly"
             )
+        try:  # standard JSON of a bounded size: what config.json can carry
+            size = len(dump_json(value))
+        except ValueError:
+            raise ValueError("holds NaN or an infinite number, which JSON cannot carry") from None
+        if size > MAX_EXTRA_CHARS:
+            raise ValueError(f"is {size:,} characters as JSON; at most {MAX_EXTRA_CHARS:,}")
         return value
 
     @property
@@ -529,10 +573,14 @@ def load_metadata(source: str | Path) -> EsmMetadata:
     if not path.is_file():
         raise FileNotFoundError(f"no such metadata file: {path}")
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_METADATA_BYTES + 1)
+        if len(raw) > MAX_METADATA_BYTES:
+            raise ValueError(f"it is larger than {MAX_METADATA_BYTES:,} bytes")
+        text = raw.decode("utf-8")
         is_yaml = path.suffix.lower() in (".yaml", ".yml")
-        data = load_yaml(text) if is_yaml else json.loads(text)
-    except (UnicodeDecodeError, ValueError, YAMLError) as exc:
+        data = load_yaml(text) if is_yaml else load_json(text)
+    except (OSError, UnicodeDecodeError, ValueError, YAMLError) as exc:
         raise MetadataError(f"{path} cannot be parsed: {exc}") from None
     if not isinstance(data, Mapping):
         raise MetadataError(f"{path} must hold a mapping of metadata fields")

@@ -107,7 +107,30 @@ def test_invalid_values_are_rejected_with_a_helpful_message(
 
 def test_strict_types_refuse_silent_coercion() -> None:
     assert "valid integer" in error_text(minimal(embedding_dim="768"))
-    assert "valid integer" in error_text(minimal(embedding_dim=True))
+    assert "not true/false" in error_text(minimal(embedding_dim=True))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("esm_embedding_dim", True, "not true/false"),
+        ("num_examples", False, "not true/false"),
+        ("lm_learning_rate", True, "not true/false"),
+        ("num_examples", 1e30, "less than or equal|maximum size"),
+        ("esm_embedding_dim", 2**63, "less than or equal"),
+        ("seed", 2**64, "less than or equal"),
+        ("lm_batch_size", 10**12, "less than or equal"),
+        ("esm_mse", 1e300, "less than or equal"),
+        ("task_split", "x" * 2000, "characters long"),
+        ("transformers_nan", float("nan"), "NaN"),
+        ("deep", {"a": [1e400]}, "NaN or an infinite"),
+        ("huge", "x" * 200_000, "as JSON"),
+    ],
+)
+def test_configs_from_strangers_are_bounded(key: str, value: Any, expected: str) -> None:
+    config = {**HFSELECT_CONFIG, key: value}
+    with pytest.raises(MetadataError, match=expected):
+        from_config(config)
 
 
 def test_blank_optional_values_mean_unknown() -> None:
