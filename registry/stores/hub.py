@@ -316,11 +316,6 @@ class HubStore:
         """The endpoint URL."""
         return self.endpoint
 
-    @property
-    def api(self) -> HfApi:
-        """The ``HfApi`` client this store uses (same endpoint and token)."""
-        return self._api
-
     def repo_url(self, repo_id: str, *, repo_type: RepoType = "model") -> str:
         """Web URL of a repo (datasets under ``/datasets/``, as on the Hub)."""
         prefix = "" if check_repo_type(repo_type) == "model" else f"/{repo_type}s"
