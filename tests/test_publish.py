@@ -260,6 +260,22 @@ def test_interrupted_bulk_run_resumes(fake_hub: FakeHub, esm_dirs: list[Path]) -
     assert fake_hub.count("POST") == 0
 
 
+def test_bulk_republish_of_changed_esms_reads_each_repo_once(
+    fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    store = hub_store(fake_hub)
+    folders = [write_esm_dir(tmp_path / f"esm{i}", i) for i in range(3)]
+    publish_many(folders, store, namespace="user", progress=False)
+    for index, folder in enumerate(folders):
+        write_esm_dir(folder, index, developers="Someone Else")
+    fake_hub.reset_log()
+    summary = publish_many(folders, store, namespace="user", jobs=2, progress=False)
+    assert summary.counts == {"published": 3}
+    # one listing, then per ESM: read, validate the card, preupload, commit
+    assert fake_hub.count() == 1 + 3 * 4
+    assert fake_hub.count("GET", "/api/models/user/") == 3
+
+
 def test_bulk_with_a_commit_fault_retries_to_exactly_one_commit(
     fake_hub: FakeHub, esm_dirs: list[Path]
 ) -> None:
