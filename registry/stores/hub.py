@@ -222,7 +222,7 @@ class _NoOpWatch(logging.Filter):
     """Drops the client's no-op warning of the commits in progress in this process.
 
     Installed on the client's logger while at least one commit runs, removed after the
-    last; only records of threads inside :func:`_watch_noop` are touched.
+    last; only records of threads inside :meth:`watching` are touched.
     """
 
     def __init__(self) -> None:
