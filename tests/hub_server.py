@@ -21,6 +21,9 @@ Design choices where the real Hub could not be checked offline:
 * Private repos are hidden (404 ``RepoNotFound``) from everybody but their owner, i.e. the user
   whose name is the repo namespace. Organisations are not modelled.
 * Pull requests (``create_pr``) are not supported: such requests get a 400.
+* A renamed repo (:meth:`FakeHub.add_redirect`) answers API requests for its old id with a
+  307 to the same request for its new id, as the Hub does for renamed repos and legacy ids
+  without a namespace; the client follows it, so ``model_info(old).id`` is the new id.
 
 Example:
     >>> from huggingface_hub import HfApi
@@ -409,6 +412,7 @@ class FakeHub:
         self._latency = 0.0
         self._counter = itertools.count()
         self._card_cache: dict[str, tuple[dict[str, Any] | None, str | None]] = {}
+        self._redirects: dict[tuple[str, str], str] = {}
         self._server_errors: list[str] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -608,6 +612,20 @@ class FakeHub:
             sha = repo.branches.get(revision, revision)
             return repo.commits[sha].files[path]
 
+    def add_redirect(self, old_id: str, new_id: str, *, repo_type: str = "model") -> None:
+        """Answer API requests for ``old_id`` with a 307 to the same request for ``new_id``.
+
+        This is how the Hub serves a renamed repo, and a legacy id without a namespace
+        (``bert-base-uncased`` -> ``google-bert/bert-base-uncased``): ``model_info(old_id)``
+        follows the redirect and reports ``id == new_id``. ``old_id`` may have no namespace.
+        """
+        if not all(_NAME_RE.match(part) for part in old_id.split("/")) or old_id.count("/") > 1:
+            raise ValueError(f"old_id must look like 'name' or 'namespace/name', got {old_id!r}")
+        with self._lock:
+            if (repo_type, new_id) not in self._repos:
+                raise ValueError(f"{repo_type} repo {new_id} does not exist")
+            self._redirects[(repo_type, old_id)] = new_id
+
     # ------------------------------------------------------------------ request handling
 
     def _handle(
@@ -652,6 +670,11 @@ class FakeHub:
         if segments and segments[-1] == "":
             segments.pop()
         if segments[:1] == ["api"]:
+            moved = self._redirect(segments[1:], raw_path)
+            if moved is not None:
+                query = urlencode(call.params)
+                location = f"{self.url}{moved}" + (f"?{query}" if query else "")
+                return _Response(307, b"", {"Location": location})
             return self._route_api(call, segments[1:])
         repo_type = "model"
         if segments[:1] == ["datasets"]:
@@ -661,6 +684,21 @@ class FakeHub:
             ref = _Ref(repo_type, f"{segments[0]}/{segments[1]}")
             return self._resolve(call, ref, segments[3], "/".join(segments[4:]))
         raise _not_implemented(call.method, raw_path)
+
+    def _redirect(self, parts: list[str], raw_path: str) -> str | None:
+        """The raw path a renamed repo's API request moves to (see :meth:`add_redirect`)."""
+        if not parts or parts[0] not in _TYPE_FROM_PLURAL:
+            return None
+        repo_type = _TYPE_FROM_PLURAL[parts[0]]
+        raw = raw_path.split("/")  # ["", "api", plural, ...]: keep the rest percent-encoded
+        with self._lock:
+            for width in (2, 1):
+                old_id = "/".join(parts[1 : 1 + width])
+                new_id = self._redirects.get((repo_type, old_id))
+                if new_id is not None and len(parts) >= 1 + width:
+                    rest = raw[3 + width :]
+                    return "/".join(["", "api", parts[0], new_id, *rest])
+        return None
 
     def _route_api(self, call: _Call, parts: list[str]) -> _Response:
         match parts:
@@ -684,6 +722,12 @@ class FakeHub:
             case [plural, namespace, name, *rest] if plural in _TYPE_FROM_PLURAL:
                 ref = _Ref(_TYPE_FROM_PLURAL[plural], f"{namespace}/{name}")
                 return self._route_repo(call, ref, rest)
+            case [plural, name] if plural in _TYPE_FROM_PLURAL:
+                # An id without namespace that no redirect knows (legacy ids are redirects).
+                call.allow("GET")
+                raise _HubError(
+                    404, f"Repository Not Found: {_TYPE_FROM_PLURAL[plural]} {name}", "RepoNotFound"
+                )
         raise _not_implemented(call.method, "/api/" + "/".join(parts))
 
     def _route_repo(self, call: _Call, ref: _Ref, rest: list[str]) -> _Response:

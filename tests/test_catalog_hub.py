@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from catalog_support import config_files, esm_files, hub_store
@@ -12,6 +10,7 @@ from esm_factory import legacy_config_bytes, legacy_weights
 
 from registry.catalog import Catalog
 from registry.errors import RepoNotFoundError, StoreError, StoreUnavailableError
+from registry.stores import open_store
 
 from hub_server import FakeHub
 
@@ -162,23 +161,29 @@ def test_hub_snapshot_publish_and_bootstrap(fake_hub: FakeHub, tmp_path: Path) -
         assert len(second) == 5  # a failed load changes nothing
 
 
-def test_online_alias_resolution_through_the_hub_store(
-    fake_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_online_alias_resolution_through_the_hub_store(fake_hub: FakeHub, tmp_path: Path) -> None:
     fake_hub.add_repo("alice/esm0", esm_files(0, base_model="acme/new-name"))
+    fake_hub.add_repo("acme/new-name", {"README.md": "# the base model\n"})
+    fake_hub.add_redirect("old-name", "acme/new-name")  # how the Hub serves a renamed model
     store = hub_store(fake_hub, tmp_path)
-    calls: list[str] = []
-
-    def model_info(repo_id: str, **_: Any) -> SimpleNamespace:
-        calls.append(repo_id)
-        return SimpleNamespace(id="acme/new-name")  # what a redirect answers
-
-    monkeypatch.setattr(store.api, "model_info", model_info)
     with Catalog(tmp_path / "catalog.sqlite") as catalog:
         catalog.sync(store, progress=False)
         assert catalog.search(base_model="old-name").repo_ids == []  # offline: unknown
+        fake_hub.reset_log()
         hits = catalog.search(base_model="old-name", resolve_with=store)
-        assert hits.repo_ids == ["alice/esm0"] and calls == ["old-name"]
+        assert hits.repo_ids == ["alice/esm0"]
+        assert [r.path for r in fake_hub.requests] == [
+            "/api/models/old-name",
+            "/api/models/acme/new-name",  # the client follows the redirect
+        ]
         assert catalog.search(base_model="old-name").repo_ids == ["alice/esm0"]  # remembered
+        fake_hub.reset_log()
         catalog.search(base_model="bert-base-uncased", resolve_with=store)
-        assert calls == ["old-name"]  # the built-in table needs no request
+        catalog.search(base_model="old-name", resolve_with=store)
+        assert fake_hub.requests == []  # the built-in table and learned aliases need none
+        # An unknown model, or a local store that cannot tell, leaves the offline answer.
+        assert catalog.canonical_base_model("unknown-model", resolve_with=store) == (
+            "unknown-model"
+        )
+        local = open_store(str(tmp_path / "local"))
+        assert catalog.canonical_base_model("other-name", resolve_with=local) == "other-name"

@@ -476,6 +476,26 @@ def test_datasets(hub: FakeHub, tmp_path: Path) -> None:
     assert Path(path).read_bytes() == b"PAR1 not really"
 
 
+def test_renamed_repo_redirects_to_its_new_id(hub: FakeHub) -> None:
+    sha = hub.add_repo("acme/new-name", {"README.md": "---\ntags: [x]\n---\n"})
+    hub.add_redirect("old-name", "acme/new-name")  # a legacy id without namespace
+    hub.add_redirect("acme/old-name", "acme/new-name")  # a renamed repo
+    api = HfApi(endpoint=hub.url, token=False)
+    hub.reset_log()
+    assert api.model_info("old-name").id == "acme/new-name"
+    assert [(r.method, r.path) for r in hub.requests] == [
+        ("GET", "/api/models/old-name"),
+        ("GET", "/api/models/acme/new-name"),
+    ]
+    info = api.model_info("acme/old-name", revision="main", files_metadata=True)
+    assert info.id == "acme/new-name" and info.sha == sha
+    assert info.siblings is not None and info.siblings[0].blob_id is not None  # query kept
+    with pytest.raises(RepositoryNotFoundError):
+        api.model_info("never-existed")
+    with pytest.raises(ValueError, match="does not exist"):
+        hub.add_redirect("x", "acme/missing")
+
+
 def test_preupload_503_is_retried(hub: FakeHub) -> None:
     api = _alice(hub)
     api.create_repo("alice/esm-imdb")

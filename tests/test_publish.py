@@ -128,13 +128,14 @@ def test_publish_to_a_local_store(tmp_path: Path, esm_dirs: list[Path]) -> None:
     assert len(store.history(result.repo_id)) == 1
 
 
-def test_publish_to_the_hub_is_one_commit_in_four_requests(
+def test_publish_to_the_hub_is_one_commit_in_five_requests(
     fake_hub: FakeHub, esm_dirs: list[Path], tmp_path: Path
 ) -> None:
     store = hub_store(fake_hub)
     result = publish_esm(esm_dirs[0], store, namespace="user")
     assert result.status == "published"
-    assert fake_hub.count() == 4
+    # read (404), create the repo, validate the card, preupload, commit
+    assert fake_hub.count() == 5
     assert fake_hub.count("POST", "/commit/") == 1
     commits = fake_hub.commits(result.repo_id or "")
     assert len(commits) == 2  # the initial commit and one with all three files
@@ -154,7 +155,7 @@ def test_republishing_makes_no_commit(fake_hub: FakeHub, esm_dirs: list[Path]) -
     fake_hub.reset_log()
     again = publish_esm(esm_dirs[0], store, namespace="user")
     assert again.status == "unchanged" and again.commit_id == first.commit_id
-    assert fake_hub.count() <= 4
+    assert fake_hub.count() == 1  # the read that shows every file in place
     assert fake_hub.count("POST", "/commit/") == 0
     assert len(fake_hub.commits(first.repo_id or "")) == 2
 
@@ -164,9 +165,11 @@ def test_publishing_a_change_makes_one_new_commit(tmp_path: Path, fake_hub: Fake
     folder = write_esm_dir(tmp_path / "esm", 0)
     first = publish_esm(folder, store, namespace="user")
     write_esm_dir(tmp_path / "esm", 0, developers="Someone Else")
+    fake_hub.reset_log()
     second = publish_esm(folder, store, namespace="user")
     assert second.status == "published" and second.commit_id != first.commit_id
     assert len(fake_hub.commits(first.repo_id or "")) == 3
+    assert fake_hub.count() == 4  # read, validate the new card, preupload, commit
 
 
 def test_repo_id_and_namespace_options(tmp_path: Path, esm_dirs: list[Path]) -> None:
@@ -255,6 +258,22 @@ def test_interrupted_bulk_run_resumes(fake_hub: FakeHub, esm_dirs: list[Path]) -
     assert third.counts == {"unchanged": 5}
     assert fake_hub.count() == 1 + 5
     assert fake_hub.count("POST") == 0
+
+
+def test_bulk_republish_of_changed_esms_reads_each_repo_once(
+    fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    store = hub_store(fake_hub)
+    folders = [write_esm_dir(tmp_path / f"esm{i}", i) for i in range(3)]
+    publish_many(folders, store, namespace="user", progress=False)
+    for index, folder in enumerate(folders):
+        write_esm_dir(folder, index, developers="Someone Else")
+    fake_hub.reset_log()
+    summary = publish_many(folders, store, namespace="user", jobs=2, progress=False)
+    assert summary.counts == {"published": 3}
+    # one listing, then per ESM: read, validate the card, preupload, commit
+    assert fake_hub.count() == 1 + 3 * 4
+    assert fake_hub.count("GET", "/api/models/user/") == 3
 
 
 def test_bulk_with_a_commit_fault_retries_to_exactly_one_commit(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import os
+import subprocess
+import sys
 import threading
 import traceback
 from pathlib import Path
@@ -11,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import registry
 import registry.stores.local as local_module
 from registry.errors import (
     RepoNotFoundError,
@@ -328,11 +332,12 @@ def test_default_local_store_lives_under_the_registry_home(
 # --- HubStore against FakeHub ----------------------------------------------------------------
 
 
-def test_hub_commit_is_four_requests_and_one_commit(fake_hub: FakeHub) -> None:
+def test_hub_commit_of_a_new_repo_is_five_requests_and_one_commit(fake_hub: FakeHub) -> None:
     store = hub_store(fake_hub)
     result = store.commit("user/esm", FILES, "Add ESM")
     assert result.created
     assert [(r.method, r.path) for r in fake_hub.requests] == [
+        ("GET", "/api/models/user/esm"),  # the read: 404, so the repo is created
         ("POST", "/api/repos/create"),
         ("POST", "/api/validate-yaml"),
         ("POST", "/api/models/user/esm/preupload/main"),
@@ -344,6 +349,30 @@ def test_hub_commit_is_four_requests_and_one_commit(fake_hub: FakeHub) -> None:
     assert {k: v for k, v in commits[0].files.items() if k != ".gitattributes"} == FILES
 
 
+def test_hub_commit_sends_only_the_changed_files_against_the_head_read(
+    fake_hub: FakeHub,
+) -> None:
+    store = hub_store(fake_hub)
+    first = store.commit("user/esm", FILES, "Add ESM")
+    fake_hub.reset_log()
+    changed = {**FILES, "config.json": b'{"a": 2}\n'}
+    second = store.commit("user/esm", changed, "Change the config")
+    assert second.created and second.commit_id != first.commit_id
+    # The card did not change: no validate-yaml; the read gave the parent of the commit.
+    assert [(r.method, r.path) for r in fake_hub.requests] == [
+        ("GET", "/api/models/user/esm"),
+        ("POST", "/api/models/user/esm/preupload/main"),
+        ("POST", "/api/models/user/esm/commit/main"),
+    ]
+    head, previous = fake_hub.commits("user/esm")[:2]
+    assert head.parent == previous.oid == first.commit_id
+    assert {k: v for k, v in head.files.items() if k != ".gitattributes"} == changed
+    fake_hub.reset_log()
+    card = CARD.replace(b"# ESM", b"# ESM, reworded")
+    assert store.commit("user/esm", {**changed, "README.md": card}, "Reword").created
+    assert fake_hub.count() == 4 and fake_hub.count("POST", "/api/validate-yaml") == 1
+
+
 def test_hub_unchanged_content_makes_no_commit(
     fake_hub: FakeHub, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -352,8 +381,7 @@ def test_hub_unchanged_content_makes_no_commit(
     fake_hub.reset_log()
     again = store.commit("user/esm", FILES, "Add ESM")
     assert not again.created and again.commit_id == first.commit_id
-    assert fake_hub.count("POST", "/commit/") == 0
-    assert fake_hub.count() <= 4
+    assert [(r.method, r.path) for r in fake_hub.requests] == [("GET", "/api/models/user/esm")]
     assert len(fake_hub.commits("user/esm")) == 2
     # we report "unchanged"; the client's own no-op warning would only be noise
     assert "No files have been modified" not in caplog.text
@@ -554,3 +582,280 @@ def test_hub_offline_mode_is_a_clear_error(
         store.commit("user/esm", FILES, "Add")
     assert store.read_file("user/esm", "config.json") == FILES["config.json"]
     assert fake_hub.count() == 0
+
+
+def test_hub_parent_that_is_not_the_head_is_a_conflict_before_any_upload(
+    fake_hub: FakeHub,
+) -> None:
+    store = hub_store(fake_hub)
+    first = store.commit("user/esm", FILES, "Add ESM")
+    store.commit("user/esm", {"config.json": b"{}"}, "Change")
+    fake_hub.reset_log()
+    with pytest.raises(StoreConflictError, match="moved on"):
+        store.commit("user/esm", {"config.json": b"[]"}, "Stale", parent=first.commit_id)
+    assert fake_hub.count("POST") == 0  # found out by the read, nothing uploaded
+    with pytest.raises(RepoNotFoundError):
+        store.commit("user/new", FILES, "Add", parent=first.commit_id)
+    assert not fake_hub.has_repo("user/new")
+
+
+def test_hub_commit_retries_against_a_head_that_moved_after_the_read(
+    fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = hub_store(fake_hub)
+    store.commit("user/esm", FILES, "Add ESM")
+    real = fake_hub._preupload
+    raced = []
+
+    def another_writer_first(*args: Any, **kwargs: Any) -> Any:
+        if not raced:
+            raced.append(fake_hub.add_commit("user/esm", {"other.txt": b"theirs"}))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fake_hub, "_preupload", another_writer_first)
+    fake_hub.reset_log()
+    result = store.commit("user/esm", {"config.json": b"[]"}, "Change")
+    assert result.created
+    assert fake_hub.count("POST", "/commit/main") == 2  # 412 against the stale head, then ok
+    head = fake_hub.commits("user/esm")[0]
+    assert head.oid == result.commit_id and head.parent == raced[0]
+    assert head.files["other.txt"] == b"theirs" and head.files["config.json"] == b"[]"
+
+
+def test_hub_same_files_committed_by_another_writer_meanwhile_is_unchanged(
+    fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = hub_store(fake_hub)
+    store.commit("user/esm", FILES, "Add ESM")
+    new = {"config.json": b"[]"}
+    real = fake_hub._preupload
+
+    def same_files_first(*args: Any, **kwargs: Any) -> Any:
+        fake_hub.add_commit("user/esm", new, message="the other writer")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fake_hub, "_preupload", same_files_first)
+    result = store.commit("user/esm", new, "Change")
+    assert not result.created  # the client skipped the commit: the files were there
+    assert result.commit_id == fake_hub.commits("user/esm")[0].oid
+    assert fake_hub.commits("user/esm")[0].title == "the other writer"
+    assert fake_hub.count("POST", "/commit/") == 1  # only the first commit
+    assert "No files have been modified" not in caplog.text
+    assert not logging.getLogger("huggingface_hub.hf_api").filters  # removed after the call
+
+
+def test_hub_lost_answer_of_a_commit_with_parent_is_not_a_conflict(
+    fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hub_server
+
+    store = hub_store(fake_hub)
+    first = store.commit("user/esm", FILES, "Add ESM")
+    real = fake_hub._commit_post
+
+    def apply_then_fail(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        return hub_server._Response.json({"error": "gateway timeout"}, 504)
+
+    monkeypatch.setattr(fake_hub, "_commit_post", apply_then_fail)
+    result = store.commit("user/esm", {"config.json": b"[]"}, "Change", parent=first.commit_id)
+    assert result.created
+    commits = fake_hub.commits("user/esm")
+    assert len(commits) == 3 and result.commit_id == commits[0].oid
+    assert fake_hub.count("POST", "/commit/main") == 2  # the first commit, then ours once
+
+
+# --- local_path --------------------------------------------------------------------------------
+
+
+def test_local_path_is_the_snapshot_file_itself(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    first = store.commit("alice/esm", FILES, "Add ESM")
+    second = store.commit("alice/esm", {"config.json": b"[]"}, "Change")
+    snapshots = tmp_path / META_DIR / "repos" / "alice" / "esm" / "snapshots"
+    path = store.local_path("alice/esm", "config.json", first.commit_id)
+    assert path.is_relative_to(snapshots / first.commit_id)
+    assert path.read_bytes() == FILES["config.json"]
+    head = store.local_path("alice/esm", "config.json")
+    assert head.is_relative_to(snapshots / second.commit_id)
+    # not a copy: the very file the view of the repo shows
+    assert head.stat().st_ino == (tmp_path / "alice" / "esm" / "config.json").stat().st_ino
+    weights = store.local_path("alice/esm", "model.safetensors", second.commit_id)
+    assert (
+        weights.stat().st_ino == (snapshots / first.commit_id / "model.safetensors").stat().st_ino
+    )
+    with pytest.raises(RepoNotFoundError):
+        store.local_path("alice/esm", "missing.txt")
+    with pytest.raises(RepoNotFoundError):
+        store.local_path("alice/missing", "config.json")
+
+
+def test_hub_local_path_is_in_the_download_cache(fake_hub: FakeHub, tmp_path: Path) -> None:
+    cache = tmp_path / "hf-cache"
+    policy = RetryPolicy(attempts=2, base_delay=0.0, jitter=0.0, sleep=Sleeps())
+    store = HubStore(endpoint=fake_hub.url, retry=policy, cache_dir=cache)
+    sha = store.commit("user/esm", FILES, "Add ESM").commit_id
+    fake_hub.reset_log()
+    path = store.local_path("user/esm", "config.json", sha)
+    assert path.is_relative_to(cache) and path.read_bytes() == FILES["config.json"]
+    assert fake_hub.count() == 2  # HEAD + GET
+    fake_hub.reset_log()
+    assert store.local_path("user/esm", "config.json", sha) == path
+    assert store.read_file("user/esm", "config.json", sha) == FILES["config.json"]
+    assert fake_hub.count() == 0  # a cached commit costs no request
+    with pytest.raises(RepoNotFoundError):
+        store.local_path("user/esm", "missing.txt", sha)
+
+
+# --- dataset repos -------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["local", "hub"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> RegistryStore:
+    if request.param == "local":
+        return LocalStore(tmp_path / "registry")
+    hub: FakeHub = request.getfixturevalue("fake_hub")
+    return hub_store(hub)
+
+
+def test_dataset_repos_are_apart_from_model_repos(any_store: RegistryStore) -> None:
+    store = any_store
+    data = {"README.md": b"---\ntags: [catalog]\n---\n", "data/catalog.parquet": b"PAR1"}
+    dataset = store.commit("user/esm", data, "Snapshot", repo_type="dataset")
+    assert dataset.created
+    assert store.exists("user/esm", repo_type="dataset") and not store.exists("user/esm")
+    model = store.commit("user/esm", FILES, "Add ESM")  # same name, another repo
+    assert model.commit_id != dataset.commit_id and model.url != dataset.url
+    assert store.read_file("user/esm", "data/catalog.parquet", repo_type="dataset") == b"PAR1"
+    assert store.read_file("user/esm", "config.json") == FILES["config.json"]
+    with pytest.raises(RepoNotFoundError):
+        store.read_file("user/esm", "config.json", repo_type="dataset")
+    with pytest.raises(RepoNotFoundError):
+        store.read_file("user/esm", "data/catalog.parquet")
+    info = store.repo_info("user/esm", repo_type="dataset")
+    assert info.sha == dataset.commit_id and info.files is not None
+    assert "data/catalog.parquet" in info.files and "config.json" not in info.files
+    local = store.local_path("user/esm", "data/catalog.parquet", info.sha, repo_type="dataset")
+    assert local.read_bytes() == b"PAR1"
+    assert [r.repo_id for r in store.list_esms()] == ["user/esm"]  # models only
+    again = store.commit("user/esm", data, "Snapshot", repo_type="dataset")
+    assert not again.created and again.commit_id == dataset.commit_id
+
+    store.delete("user/esm", repo_type="dataset")
+    assert not store.exists("user/esm", repo_type="dataset") and store.exists("user/esm")
+    store.delete("user/esm", repo_type="dataset", missing_ok=True)
+    with pytest.raises(RepoNotFoundError):
+        store.delete("user/esm", repo_type="dataset")
+    with pytest.raises(UsageError):
+        store.exists("user/esm", repo_type="space")  # type: ignore[arg-type]
+
+
+def test_local_dataset_repos_keep_their_place_on_disk(tmp_path: Path) -> None:
+    # Snapshots published before dataset repos were part of the store protocol.
+    LocalStore(tmp_path / "datasets").commit("alice/catalog", {"data/x": b"old"}, "Snapshot")
+    store = LocalStore(tmp_path)
+    assert store.read_file("alice/catalog", "data/x", repo_type="dataset") == b"old"
+    store.commit("bob/catalog", {"data/x": b"new"}, "Snapshot", repo_type="dataset")
+    assert (tmp_path / "datasets" / "bob" / "catalog" / "data" / "x").read_bytes() == b"new"
+    assert store.repo_url("bob/catalog", repo_type="dataset") == str(
+        tmp_path / "datasets" / "bob" / "catalog"
+    )
+    with pytest.raises(UsageError, match="reserved"):
+        store.commit("datasets/esm", FILES, "Add")  # would collide with the dataset folder
+
+
+# --- canonical model ids ---------------------------------------------------------------------
+
+
+def test_canonical_model_id(fake_hub: FakeHub, tmp_path: Path) -> None:
+    assert LocalStore(tmp_path).canonical_model_id("bert-base-uncased") is None
+    fake_hub.add_repo("google-bert/bert-base-uncased", {"README.md": "# BERT\n"})
+    fake_hub.add_redirect("bert-base-uncased", "google-bert/bert-base-uncased")
+    store = hub_store(fake_hub)
+    fake_hub.reset_log()
+    assert store.canonical_model_id("bert-base-uncased") == "google-bert/bert-base-uncased"
+    assert store.canonical_model_id("google-bert/bert-base-uncased") == (
+        "google-bert/bert-base-uncased"
+    )
+    assert fake_hub.count("GET", "/api/models/bert-base-uncased") == 1
+    with pytest.raises(RepoNotFoundError):
+        store.canonical_model_id("no-such-model")
+    with pytest.raises(UsageError):
+        store.canonical_model_id("bad--id")
+
+
+# --- one error translation for every Hub call ------------------------------------------------
+
+
+@pytest.mark.parametrize("fake_hub", [{"tokens": TOKENS}], indirect=True)
+def test_hub_dataset_calls_get_the_same_error_translation(
+    fake_hub: FakeHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "hf_wrong_SECRET_9876543210"
+    caplog.set_level(logging.DEBUG)
+    data = {"data/catalog.parquet": b"PAR1"}
+    with pytest.raises(StoreAuthError) as info:
+        hub_store(fake_hub, token=secret).commit("alice/cat", data, "x", repo_type="dataset")
+    message = str(info.value)
+    assert "401" in message and "hf auth login" in message and "dataset alice/cat" in message
+    assert secret not in message and secret not in "".join(traceback.format_exception(info.value))
+    assert secret not in caplog.text
+    with pytest.raises(StoreAuthError, match="No token was sent"):
+        hub_store(fake_hub, token=False).commit("alice/cat", data, "x", repo_type="dataset")
+    good = hub_store(fake_hub, token="hf_alice_write_0123456789")
+    with pytest.raises(StoreAuthError, match="403"):
+        good.commit("bob/cat", data, "x", repo_type="dataset")
+    fake_hub.fail_next(2, 503, retry_after=0, path_contains="/api/datasets/alice/cat")
+    assert good.commit("alice/cat", data, "x", repo_type="dataset").created  # retried
+    with pytest.raises(RepoNotFoundError, match="dataset alice/none"):
+        good.read_file("alice/none", "data/catalog.parquet", repo_type="dataset")
+
+
+def test_importing_the_hub_store_changes_no_client_logger() -> None:
+    script = """
+import logging, sys
+import huggingface_hub.hf_api
+
+def state():
+    names = [n for n in logging.root.manager.loggerDict if n.startswith("huggingface_hub")]
+    return {n: (logging.getLogger(n).filters, logging.getLogger(n).handlers) for n in names}
+
+before = {name: (list(f), list(h)) for name, (f, h) in state().items()}
+import registry.stores.hub  # may import more client modules, with loggers of their own
+changed = [n for n, (f, h) in state().items() if (f, h) != before.get(n, ([], []))]
+sys.exit(f"changed: {changed}" if changed else 0)
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+
+
+def test_only_the_stores_package_knows_the_store_classes() -> None:
+    """Callers use the RegistryStore protocol and open_store; only stores/ and the CLI may
+    name an implementation (the package's top-level module re-exports them for users)."""
+    package = Path(registry.__file__).parent
+    forbidden_modules = {"registry.stores.hub", "registry.stores.local"}
+    forbidden_names = {"HubStore", "LocalStore"}
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package.parent)
+        if relative.parts[1] in ("stores", "cli") or relative == Path("registry/__init__.py"):
+            continue
+        module = ".".join(relative.with_suffix("").parts)
+        current = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            imported: list[str] = []
+            if isinstance(node, ast.Import):
+                imported = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parent = current.rsplit(".", node.level - 1)[0] if node.level > 1 else current
+                    base = f"{parent}.{base}".rstrip(".")
+                imported = [base] + [f"{base}.{alias.name}" for alias in node.names]
+                imported += [alias.name for alias in node.names if alias.name in forbidden_names]
+            if set(imported) & (forbidden_modules | forbidden_names):
+                offenders.append(f"{relative}:{node.lineno}")
+    assert offenders == []

@@ -6,9 +6,9 @@ Example:
     >>> from registry.esm import Esm
     >>> from registry.metadata import EsmMetadata
     >>> from registry.publish import publish_esm
-    >>> from registry.stores import LocalStore
+    >>> from registry.stores import open_store
     >>> folder = tempfile.mkdtemp()
-    >>> store = LocalStore(f"{folder}/registry")
+    >>> store = open_store(f"{folder}/registry")
     >>> meta = EsmMetadata.model_validate({"base_model": "bert-base-uncased",
     ...     "task": {"task_id": "stanfordnlp/imdb"}, "embedding_dim": 4})
     >>> _ = publish_esm(Esm(meta, np.eye(4), np.zeros(4)), store, namespace="alice")
@@ -38,7 +38,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._io import atomic_output
-from ..errors import CatalogError, NotInCatalogError, UsageError
+from ..errors import CatalogError, NotInCatalogError, StoreError, UsageError
 from ..filters import SearchFilters
 from ..paths import README_NAME
 from ..stores.base import CommitResult, RegistryStore
@@ -69,7 +69,6 @@ from .snapshot import (
     Snapshot,
     arrow_table,
     dataset_card,
-    dataset_repos,
     export_format,
     read_snapshot,
     snapshot_info,
@@ -303,7 +302,8 @@ class Catalog:
                 ``architecture``, ``embedding_dim``, ``num_examples``, ``last_modified``
                 or ``problems``; prefix ``-`` for descending.
             resolve_with: A store to ask for the canonical id of an un-namespaced base
-                model that the offline alias table does not know (one request on the Hub).
+                model that the offline alias table does not know (on the Hub one request;
+                see :meth:`canonical_base_model`).
             criteria: Filters as keywords (``base_model="bert-base-uncased"``), set on top
                 of ``filters``.
 
@@ -366,25 +366,23 @@ class Catalog:
         """The id under which the catalog files ESMs of ``model_id``.
 
         Offline: the built-in table of Hub renames, then aliases the catalog observed.
-        With ``resolve_with`` set to a Hub store, an un-namespaced id that neither knows
-        is looked up with one ``model_info`` request (the Hub answers with the id it
-        redirects to), and the answer is remembered.
+        With ``resolve_with``, an un-namespaced id that neither knows is looked up with
+        :meth:`~registry.stores.RegistryStore.canonical_model_id` (on the Hub one
+        ``model_info`` request, answered with the id the Hub redirects to), and the answer
+        is remembered. Stores that cannot tell (local folders) change nothing, and neither
+        does a failed look-up: the offline answer still holds.
         """
         canonical = resolve_base_model(self._conn(), model_id)
         if resolve_with is None or "/" in canonical:
             return canonical
-        from ..stores.hub import HubStore  # noqa: PLC0415
-
-        if not isinstance(resolve_with, HubStore):
-            return canonical
         try:
-            online = str(resolve_with.api.model_info(canonical).id)
-        except Exception as exc:  # a nicety: offline resolution still holds
-            logger.info("could not resolve %s on %s: %s", canonical, resolve_with.endpoint, exc)
+            online = resolve_with.canonical_model_id(canonical)
+        except (StoreError, UsageError) as exc:  # a nicety: offline resolution still holds
+            logger.info("could not resolve %s on %s: %s", canonical, resolve_with.location, exc)
             return canonical
-        if online.lower() != canonical.lower():
+        if online is not None and online.lower() != canonical.lower():
             with transaction(self._conn()) as conn:
-                learn_aliases(conn, [(canonical, online)], f"hub:{resolve_with.endpoint}")
+                learn_aliases(conn, [(canonical, online)], f"hub:{resolve_with.location}")
             return resolve_base_model(self._conn(), model_id)
         return canonical
 
@@ -403,7 +401,7 @@ class Catalog:
         See :mod:`registry.catalog.sync` for what is read, when and in which order.
 
         Args:
-            store: The registry (``open_store("hub")``, a ``LocalStore``, ...).
+            store: The registry (``open_store("hub")``, ``open_store("./registry")``, ...).
             jobs: Repos read at the same time.
             progress: Show a progress bar; ``None``: only when stderr is a terminal.
             batch_size: Entries written per transaction.
@@ -503,7 +501,7 @@ class Catalog:
             README_NAME: dataset_card(info, repo_id).encode("utf-8"),
         }
         message = f"Catalog snapshot: {info['entries']} ESMs from {info['source']}"
-        result = dataset_repos(store).commit(repo_id, files, message, private=private)
+        result = store.commit(repo_id, files, message, private=private, repo_type="dataset")
         logger.info("published a snapshot of %d entries to %s", info["entries"], result.url)
         return result
 
@@ -516,7 +514,7 @@ class Catalog:
             RepoNotFoundError: no such snapshot.
             CatalogError: the file is not a snapshot this version can read.
         """
-        data = dataset_repos(store).read_file(repo_id, SNAPSHOT_PATH)
+        data = store.read_file(repo_id, SNAPSHOT_PATH, repo_type="dataset")
         snapshot = read_snapshot(data, name=f"dataset {repo_id}")
         self._bootstrap(snapshot, origin=f"{store.location} dataset {repo_id}")
         return snapshot

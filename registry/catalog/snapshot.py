@@ -7,9 +7,9 @@ metadata as JSON, so that nothing is lost), and the file's key-value metadata un
 download of that file replaces a full sync; the shas it carries make the next sync
 incremental.
 
-Published snapshots are *dataset* repos of a registry store: on the Hub (any
-Hub-compatible server) a dataset repo next to the ESMs; in a local store a repo under
-``<root>/datasets/<namespace>/<name>``.
+Published snapshots are *dataset* repos of a registry store (``repo_type="dataset"`` on
+every store call): on the Hub (any Hub-compatible server) a dataset repo next to the ESMs;
+in a local store a repo under ``<root>/datasets/<namespace>/<name>``.
 
 Example:
     >>> import tempfile
@@ -30,20 +30,13 @@ import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from .._yaml import dump_yaml
-from ..errors import (
-    CatalogError,
-    RepoNotFoundError,
-    StoreAuthError,
-    StoreError,
-    StoreUnavailableError,
-    UsageError,
-)
+from ..errors import CatalogError, UsageError
 from ..metadata import EsmMetadata
-from ..stores.base import CommitResult, RegistryStore, check_repo_id
+from ..stores.base import check_repo_id
 from .entries import FLAT_COLUMNS, FLAT_KINDS, CatalogEntry, EntryProblem, UnusableRepo, flat_row
 
 if TYPE_CHECKING:
@@ -54,7 +47,6 @@ __all__ = [
     "SNAPSHOT_PATH",
     "Snapshot",
     "arrow_table",
-    "dataset_repos",
     "read_snapshot",
     "write_csv",
     "write_parquet",
@@ -82,7 +74,8 @@ _EXPORT_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 def _pyarrow() -> Any:
     try:
-        import pyarrow  # noqa: PLC0415 - optional dependency
+        # Optional (the `catalog` extra) and slow to import: only parquet files need it.
+        import pyarrow  # noqa: PLC0415
         import pyarrow.parquet  # type: ignore[import-untyped]  # noqa: PLC0415
     except ImportError as exc:
         raise UsageError(
@@ -312,123 +305,6 @@ def snapshot_info(
         "unusable": [item.model_dump(mode="json") for item in unusable],
         "aliases": [list(alias) for alias in aliases],
     }
-
-
-# --- dataset repos in a store ------------------------------------------------------------------
-
-
-class DatasetRepos(Protocol):
-    """The two things a snapshot needs from a store's dataset repos."""
-
-    def commit(
-        self, repo_id: str, files: Mapping[str, bytes], message: str, *, private: bool | None
-    ) -> CommitResult: ...
-
-    def read_file(self, repo_id: str, path: str) -> bytes: ...
-
-
-class _LocalDatasets:
-    """Dataset repos of a local store: a local store of their own under ``<root>/datasets``."""
-
-    def __init__(self, root: Path) -> None:
-        from ..stores.local import LocalStore  # noqa: PLC0415
-
-        self.store = LocalStore(root / "datasets")
-
-    def commit(
-        self, repo_id: str, files: Mapping[str, bytes], message: str, *, private: bool | None
-    ) -> CommitResult:
-        return self.store.commit(repo_id, files, message, private=private)
-
-    def read_file(self, repo_id: str, path: str) -> bytes:
-        return self.store.read_file(repo_id, path)
-
-
-class _HubDatasets:
-    """Dataset repos on a Hub, through the store's client (``HubStore`` has no repo_type)."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def commit(
-        self, repo_id: str, files: Mapping[str, bytes], message: str, *, private: bool | None
-    ) -> CommitResult:
-        from huggingface_hub import CommitOperationAdd  # noqa: PLC0415
-
-        api = self.store.api
-        where = f"publish dataset {repo_id} to {self.store.endpoint}"
-        try:
-            api.create_repo(repo_id, repo_type="dataset", exist_ok=True, private=private)
-            operations = [
-                CommitOperationAdd(path_in_repo=path, path_or_fileobj=bytes(content))
-                for path, content in files.items()
-            ]
-            info = api.create_commit(
-                repo_id, operations, commit_message=message, repo_type="dataset"
-            )
-        except Exception as exc:
-            raise _hub_error(exc, where) from exc
-        url = f"{self.store.endpoint}/datasets/{repo_id}"
-        return CommitResult(commit_id=str(info.oid), url=url, created=True)
-
-    def read_file(self, repo_id: str, path: str) -> bytes:
-        api = self.store.api
-        try:
-            local = api.hf_hub_download(
-                repo_id, path, repo_type="dataset", cache_dir=self.store.cache_dir
-            )
-        except Exception as exc:
-            where = f"read {path} of dataset {repo_id} on {self.store.endpoint}"
-            raise _hub_error(exc, where) from exc
-        return Path(local).read_bytes()
-
-
-def _hub_error(exc: Exception, where: str) -> Exception:
-    """Our store error for a huggingface_hub error (the client error stays the cause)."""
-    from huggingface_hub.errors import (  # noqa: PLC0415
-        EntryNotFoundError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        OfflineModeIsEnabled,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    if isinstance(exc, RepositoryNotFoundError | RevisionNotFoundError | EntryNotFoundError):
-        return RepoNotFoundError(f"cannot {where}: no such dataset repo or file")
-    if isinstance(exc, OfflineModeIsEnabled | LocalEntryNotFoundError):
-        return StoreUnavailableError(f"cannot {where}: the Hub cannot be reached (offline?)")
-    if isinstance(exc, HfHubHTTPError):
-        status = getattr(exc.response, "status_code", None)
-        if status in (401, 403):
-            return StoreAuthError(
-                f"cannot {where}: HTTP {status}; use a token with write access "
-                "(HF_TOKEN, `hf auth login` or --token)"
-            )
-        if status in (408, 429, 500, 502, 503, 504):
-            return StoreUnavailableError(f"cannot {where}: HTTP {status}; try again later")
-        return StoreError(f"cannot {where}: HTTP {status}")
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return StoreUnavailableError(f"cannot {where}: {type(exc).__name__}")
-    if isinstance(exc, ValueError):
-        return StoreError(f"cannot {where}: {exc}")
-    return exc
-
-
-def dataset_repos(store: RegistryStore) -> DatasetRepos:
-    """Where ``store`` keeps dataset repos.
-
-    Raises:
-        UsageError: the store type has no dataset repos.
-    """
-    from ..stores.hub import HubStore  # noqa: PLC0415
-    from ..stores.local import LocalStore  # noqa: PLC0415
-
-    if isinstance(store, LocalStore):
-        return _LocalDatasets(store.root)
-    if isinstance(store, HubStore):
-        return _HubDatasets(store)
-    raise UsageError(f"{store!r} cannot hold dataset repos, so it cannot hold a snapshot")
 
 
 def check_dataset_id(repo_id: str) -> str:

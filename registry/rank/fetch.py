@@ -8,18 +8,17 @@ registry. An ESM that cannot be read or does not fit (unreadable weights, wrong 
 another embedding dimension) comes out as a failed :class:`FetchedEsm` with the reason,
 and the caller skips it.
 
-Where the files come from:
-
-* :class:`~registry.stores.HubStore`: ``config.json`` and ``model.safetensors`` at the
-  commit the catalog recorded, through the huggingface_hub download cache (a cached
-  commit costs no request);
-* :class:`~registry.stores.LocalStore`: straight from the commit's snapshot folder;
-* any other store: :meth:`~registry.stores.RegistryStore.read_file` into a temporary folder.
+Where the files come from: ``config.json`` and ``model.safetensors`` at the commit the
+catalog recorded, opened in place through
+:meth:`~registry.stores.RegistryStore.local_path`: the huggingface_hub download cache for
+the Hub (a cached commit costs no request), the commit's snapshot folder for a local
+registry. Store failures arrive already translated into
+:class:`~registry.errors.StoreError`.
 
 Example:
-    >>> from registry.stores import LocalStore
+    >>> from registry.stores import open_store
     >>> import tempfile
-    >>> list(fetch_esms([], LocalStore(tempfile.mkdtemp())))
+    >>> list(fetch_esms([], open_store(tempfile.mkdtemp())))
     []
 """
 
@@ -27,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,8 +35,9 @@ from typing import Any
 
 from .._progress import progress_bar
 from ..errors import EsmRegistryError, UsageError
-from ..esm import CONFIG_NAME, WEIGHTS_NAME, Esm
+from ..esm import Esm
 from ..metadata import EsmMetadata
+from ..paths import CONFIG_NAME, WEIGHTS_NAME
 from ..stores.base import RegistryStore, check_repo_id
 
 __all__ = ["EsmRef", "FetchedEsm", "fetch_esms", "load_esm"]
@@ -142,29 +141,6 @@ def _reason(exc: BaseException) -> str:
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
 
 
-def _hub_files(store: Any, repo_id: str, sha: str | None) -> tuple[Path, Path]:
-    """Both files through the huggingface_hub cache (no request for a cached commit)."""
-    paths = [
-        Path(store.api.hf_hub_download(repo_id, name, revision=sha, cache_dir=store.cache_dir))
-        for name in (CONFIG_NAME, WEIGHTS_NAME)
-    ]
-    return paths[0], paths[1]
-
-
-def _local_files(store: Any, repo_id: str, sha: str | None) -> tuple[Path, Path] | None:
-    """The snapshot files of a :class:`LocalStore` commit; ``None`` if not laid out so."""
-    from ..stores.local import META_DIR  # noqa: PLC0415
-
-    if sha is None:
-        sha = store.repo_info(repo_id).sha
-    namespace, name = repo_id.split("/")
-    snapshot = Path(store.root) / META_DIR / "repos" / namespace / name / "snapshots" / str(sha)
-    config, weights = snapshot / CONFIG_NAME, snapshot / WEIGHTS_NAME
-    if config.is_file() and weights.is_file():
-        return config, weights
-    return None
-
-
 def load_esm(ref: EsmRef | Any, store: RegistryStore | None = None) -> Esm:
     """Load one ESM (see the module docstring for where its files come from).
 
@@ -185,23 +161,9 @@ def load_esm(ref: EsmRef | Any, store: RegistryStore | None = None) -> Esm:
     assert ref.repo_id is not None
     if store is None:
         raise UsageError(f"{ref.repo_id} is a repo id: pass the store (registry) to read it from")
-    from ..stores.hub import HubStore  # noqa: PLC0415
-    from ..stores.local import LocalStore  # noqa: PLC0415
-
-    if isinstance(store, HubStore):
-        try:
-            config, weights = _hub_files(store, ref.repo_id, ref.sha)
-        except Exception as exc:
-            raise store._translate(exc, "read", ref.repo_id) from exc
-        return Esm.from_files(config, weights)
-    if isinstance(store, LocalStore):
-        files = _local_files(store, ref.repo_id, ref.sha)
-        if files is not None:
-            return Esm.from_files(*files)
-    with tempfile.TemporaryDirectory(prefix="esm-registry-fetch-") as folder:
-        for name in (CONFIG_NAME, WEIGHTS_NAME):
-            (Path(folder) / name).write_bytes(store.read_file(ref.repo_id, name, ref.sha))
-        return Esm.load(folder)
+    config = store.local_path(ref.repo_id, CONFIG_NAME, ref.sha)
+    weights = store.local_path(ref.repo_id, WEIGHTS_NAME, ref.sha)
+    return Esm.from_files(config, weights)
 
 
 def _check(esm: Esm, embedding_dim: int | None) -> str | None:

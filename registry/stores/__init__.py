@@ -1,5 +1,8 @@
 """Registry stores: where published ESMs live (the Hugging Face Hub, or a local folder).
 
+Everything outside this package works through the :class:`RegistryStore` protocol and
+obtains stores from :func:`open_store`; only this package knows what a store is made of.
+
 :func:`open_store` turns the ``--registry`` argument into a store:
 
 * ``hub``: the Hub at ``HF_ENDPOINT`` (default ``https://huggingface.co``);
@@ -32,6 +35,7 @@ from .base import (
     RegistryStore,
     RepoFile,
     RepoInfo,
+    RepoType,
     derive_tags,
     file_matches,
     git_blob_sha1,
@@ -47,6 +51,7 @@ __all__ = [
     "RegistryStore",
     "RepoFile",
     "RepoInfo",
+    "RepoType",
     "RetryPolicy",
     "derive_tags",
     "file_matches",

@@ -1,10 +1,13 @@
 """What every registry store offers: the protocol shared by the Hub and the local folder.
 
-A *registry store* holds ESM repos the way the Hugging Face Hub does: ``namespace/name``
-repos whose files change only through commits. The publisher writes through
-:meth:`RegistryStore.commit`; the catalog reads through :meth:`RegistryStore.list_esms`,
-:meth:`RegistryStore.repo_info` and :meth:`RegistryStore.read_file`. Keeping the protocol
-this small is what lets the local folder stand in for the Hub offline.
+A *registry store* holds repos the way the Hugging Face Hub does: ``namespace/name`` repos
+whose files change only through commits. ESMs are *model* repos; catalog snapshots are
+*dataset* repos (``repo_type="dataset"``), a separate name space, so a model and a dataset
+may share an id. The publisher writes through :meth:`RegistryStore.commit`; the catalog
+reads through :meth:`RegistryStore.list_esms`, :meth:`RegistryStore.repo_info` and
+:meth:`RegistryStore.read_file`; the ranker opens ESM files in place through
+:meth:`RegistryStore.local_path`. Callers never need to know which store they hold: what
+a store is made of stays inside :mod:`registry.stores`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
@@ -26,11 +30,17 @@ __all__ = [
     "RegistryStore",
     "RepoFile",
     "RepoInfo",
+    "RepoType",
     "check_repo_id",
+    "check_repo_type",
     "derive_tags",
     "file_matches",
     "git_blob_sha1",
 ]
+
+#: The kinds of repo a store holds: ESMs are models, catalog snapshots are datasets.
+RepoType = Literal["model", "dataset"]
+_REPO_TYPES: tuple[str, ...] = ("model", "dataset")
 
 
 def git_blob_sha1(content: bytes) -> str:
@@ -53,6 +63,19 @@ def check_repo_id(repo_id: str) -> str:
     if repo_id.count("/") != 1:
         raise UsageError(f"{repo_id!r} is not a full repo id; use 'namespace/name'")
     return repo_id
+
+
+def check_repo_type(repo_type: str) -> RepoType:
+    """Return ``repo_type`` if a store holds repos of that kind.
+
+    Raises:
+        UsageError: neither ``model`` nor ``dataset``.
+    """
+    if repo_type == "model":
+        return "model"
+    if repo_type == "dataset":
+        return "dataset"
+    raise UsageError(f"unknown repo type {repo_type!r}; use one of {', '.join(_REPO_TYPES)}")
 
 
 @dataclass(frozen=True)
@@ -130,12 +153,20 @@ class CommitResult:
 
 @runtime_checkable
 class RegistryStore(Protocol):
-    """Where ESM repos live. Implemented by :class:`~registry.stores.hub.HubStore` and
-    :class:`~registry.stores.local.LocalStore`.
+    """Where ESM repos (and catalog snapshots) live; obtain one with
+    :func:`~registry.stores.open_store`.
 
-    Every method raises :class:`~registry.errors.StoreError` subclasses for store failures:
+    Every method raises :class:`~registry.errors.StoreError` subclasses for store failures,
+    already translated from whatever the store is made of (HTTP, files):
     :class:`~registry.errors.RepoNotFoundError` for a missing repo, revision or file,
-    :class:`~registry.errors.StoreAuthError` for credentials, and so on.
+    :class:`~registry.errors.StoreAuthError` for credentials,
+    :class:`~registry.errors.StoreConflictError` when the repo changed under a commit,
+    :class:`~registry.errors.StoreUnavailableError` when the store cannot be reached
+    (after the store's own retries). Bad arguments raise
+    :class:`~registry.errors.UsageError`.
+
+    ``repo_type`` selects model repos (ESMs, the default) or dataset repos (catalog
+    snapshots); the two are separate, so ``alice/x`` may be both a model and a dataset.
     """
 
     @property
@@ -143,22 +174,75 @@ class RegistryStore(Protocol):
         """The endpoint URL or folder, for messages and logs (never with credentials)."""
         ...
 
-    def repo_url(self, repo_id: str) -> str:
-        """Where a person can look at the repo (a web URL or a folder)."""
+    def repo_url(self, repo_id: str, *, repo_type: RepoType = "model") -> str:
+        """Where a person can look at the repo: a web URL or a folder. No request is made."""
         ...
 
     def list_esms(
         self, *, tags: Iterable[str] = (), author: str | None = None
     ) -> Iterator[RepoInfo]:
-        """Repos tagged :data:`ESM_TAG` and every tag in ``tags``, optionally by ``author``."""
+        """Model repos tagged :data:`ESM_TAG` and every tag in ``tags``.
+
+        Args:
+            tags: More tags every repo must carry (``base_model:<id>``, ``BaseLM:<id>``, ...).
+            author: Only repos of this namespace (case-insensitive).
+
+        Returns:
+            A lazy iterator of :class:`RepoInfo` without files (``files`` is ``None``); each
+            carries the head ``sha``, so a caller can tell which repos changed.
+        """
         ...
 
-    def repo_info(self, repo_id: str, revision: str | None = None) -> RepoInfo:
-        """One repo at ``revision`` (default: the main branch), with its files."""
+    def repo_info(
+        self, repo_id: str, revision: str | None = None, *, repo_type: RepoType = "model"
+    ) -> RepoInfo:
+        """One repo at ``revision`` (a commit id or ``main``; default the main branch).
+
+        Returns:
+            The repo with ``files`` filled in (size and blob id of every file), so a caller
+            can compare content without downloading it (see :func:`file_matches`).
+
+        Raises:
+            RepoNotFoundError: no such repo (or not visible) or no such revision.
+        """
         ...
 
-    def read_file(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
-        """The content of ``path`` at ``revision`` (default: the main branch)."""
+    def read_file(
+        self,
+        repo_id: str,
+        path: str,
+        revision: str | None = None,
+        *,
+        repo_type: RepoType = "model",
+    ) -> bytes:
+        """The content of ``path`` at ``revision`` (default: the main branch).
+
+        Raises:
+            RepoNotFoundError: no such repo, revision or file.
+        """
+        ...
+
+    def local_path(
+        self,
+        repo_id: str,
+        path: str,
+        revision: str | None = None,
+        *,
+        repo_type: RepoType = "model",
+    ) -> Path:
+        """A file on this machine that holds ``path`` at ``revision``, without a copy.
+
+        Hub stores download into (or find in) the huggingface_hub cache, so a file of a
+        commit that is already cached costs no request when ``revision`` is a commit id;
+        local stores return the commit's own snapshot file. Treat the file as read-only:
+        it is shared with the store or cache.
+
+        Returns:
+            The path of an existing file.
+
+        Raises:
+            RepoNotFoundError: no such repo, revision or file.
+        """
         ...
 
     def commit(
@@ -169,8 +253,12 @@ class RegistryStore(Protocol):
         *,
         private: bool | None = None,
         parent: str | None = None,
+        repo_type: RepoType = "model",
     ) -> CommitResult:
         """Add or replace ``files`` in one atomic commit, creating the repo when needed.
+
+        Idempotent: when the repo already holds every file with this content, no commit is
+        made. A commit whose answer was lost in transit is not repeated when retried.
 
         Args:
             repo_id: ``namespace/name``.
@@ -181,23 +269,54 @@ class RegistryStore(Protocol):
             parent: The commit the change was prepared against. When given, the repo must
                 exist and the commit fails with :class:`~registry.errors.StoreConflictError`
                 if the head moved on.
+            repo_type: ``model`` (ESMs) or ``dataset`` (catalog snapshots).
 
         Returns:
             The commit; ``created`` is False (and no commit is made) when every file already
-            has this content.
+            has this content, and ``commit_id`` is then the current head.
+
+        Raises:
+            RepoNotFoundError: ``parent`` was given and the repo does not exist.
+            StoreConflictError: ``parent`` is not the head any more, or the repo kept
+                changing under the commit.
+            StoreAuthError: no right to create or write the repo.
         """
         ...
 
-    def exists(self, repo_id: str) -> bool:
-        """Whether the repo exists (and is visible to the caller)."""
+    def exists(self, repo_id: str, *, repo_type: RepoType = "model") -> bool:
+        """Whether the repo exists and is visible to the caller."""
         ...
 
-    def delete(self, repo_id: str, *, missing_ok: bool = False) -> None:
-        """Delete the repo and its history."""
+    def delete(
+        self, repo_id: str, *, missing_ok: bool = False, repo_type: RepoType = "model"
+    ) -> None:
+        """Delete the repo and its history.
+
+        Raises:
+            RepoNotFoundError: no such repo, unless ``missing_ok``.
+        """
         ...
 
     def default_namespace(self) -> str:
-        """The namespace new repos go to when the caller names none."""
+        """The namespace new repos go to when the caller names none.
+
+        Raises:
+            StoreAuthError: the store needs credentials to tell (the Hub: a valid token).
+        """
+        ...
+
+    def canonical_model_id(self, model_id: str) -> str | None:
+        """The id under which the store knows the model ``model_id``.
+
+        On the Hub this follows renames and legacy ids without a namespace
+        (``bert-base-uncased`` -> ``google-bert/bert-base-uncased``).
+
+        Returns:
+            The canonical id, or ``None`` when the store cannot tell (local stores).
+
+        Raises:
+            RepoNotFoundError: the store knows no such model.
+        """
         ...
 
 

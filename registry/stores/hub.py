@@ -1,17 +1,25 @@
 """A registry store on the Hugging Face Hub, or on any server that speaks the Hub's API.
 
-Publishing one ESM costs at most four requests: ``create_repo(exist_ok=True)``, then one
-``create_commit`` (``validate-yaml``, ``preupload``, the commit). When nothing changed the
-client learns it from the ``oid`` values that preupload returns and makes no commit.
+Only the public ``huggingface_hub`` API is used, and every client error comes out as a
+:class:`~registry.errors.StoreError` through one translation (:meth:`HubStore._translate`):
+models and datasets, reads and writes, with the token redacted and a login hint on 401.
+
+A commit first reads the repo with file metadata (one request). When every file already
+has the content to commit, that is all: no commit is made. Otherwise only the files that
+differ are sent with ``create_commit(parent_commit=<the head read>)``: ``validate-yaml``
+(when the card changes), ``preupload`` and the commit POST. A repo that does not exist
+yet is created first. So publishing one ESM costs 1 request when it is unchanged, 4 when
+it changed and 5 when its repo is new.
 
 ``huggingface_hub`` retries preupload, LFS transfers and listings itself, but sends
 ``create_repo``, ``validate-yaml``, ``model_info`` and the commit POST of ``create_commit``
 exactly once. :class:`HubStore` retries those with a bounded, ``Retry-After``-aware backoff
-(:class:`RetryPolicy`). A retried commit cannot land twice: each retry repeats the whole
-``create_commit``, whose preupload compares the remote ``oid`` of every file with the local
-one, so a first attempt that did land (and only lost its answer) turns the retry into a
-no-op; a commit made against a ``parent`` is in addition refused with 412 by the server if
-the branch moved.
+(:class:`RetryPolicy`). A retried commit cannot land twice: every attempt starts by reading
+the repo again, and a commit POST that failed after it may have landed (a 5xx, a dropped
+connection) counts as landed when the files are then found in place. A commit against a
+stale head is refused by the server (412); the store then reads the repo again, and
+reports :class:`~registry.errors.StoreConflictError` only when the caller passed that
+``parent`` itself, or when the repo kept moving for the whole retry budget.
 
 Example:
     >>> store = HubStore(endpoint="https://huggingface.co")  # doctest: +SKIP
@@ -47,6 +55,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.utils import HFValidationError, get_token_to_send, validate_repo_id
 
 from .._version import __version__
 from ..errors import (
@@ -58,7 +67,16 @@ from ..errors import (
     StoreUnavailableError,
     UsageError,
 )
-from .base import ESM_TAG, CommitResult, RepoFile, RepoInfo, check_repo_id
+from .base import (
+    ESM_TAG,
+    CommitResult,
+    RepoFile,
+    RepoInfo,
+    RepoType,
+    check_repo_id,
+    check_repo_type,
+    file_matches,
+)
 
 __all__ = ["RETRY_STATUSES", "HubStore", "RetryPolicy"]
 
@@ -68,6 +86,8 @@ T = TypeVar("T")
 
 #: Statuses worth retrying, as huggingface_hub's own ``http_backoff`` uses them.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Statuses of a commit refused because the branch moved (``parent_commit`` is stale).
+_CONFLICT_STATUSES = frozenset({409, 412})
 
 _LOGIN_HINT = "pass --token, set HF_TOKEN, or log in with `hf auth login`"
 
@@ -188,50 +208,62 @@ def _hit_commit_endpoint(exc: BaseException) -> bool:
     return "/commit/" in _request_url(exc)
 
 
-# The client logs this warning for every no-op commit; we report "unchanged" ourselves.
+# --- the client's no-op commit ---------------------------------------------------------------
+# A commit is sent only after reading the repo, so the client finds nothing to commit only
+# when another writer committed the same files in between. It then skips the POST and logs
+# a warning; a HubStore recognises that warning, for its own commits and only while they
+# run, to report "unchanged" instead of the other writer's commit as its own.
+
 _NOOP_WARNING = "No files have been modified since last commit"
-_committing = threading.local()
+_CLIENT_LOGGER = "huggingface_hub.hf_api"
 
 
-class _NoOpCommitFilter(logging.Filter):
-    """Drop the client's no-op warning, but only for commits made by a HubStore."""
+class _NoOpWatch(logging.Filter):
+    """Drops the client's no-op warning of the commits in progress in this process.
+
+    Installed on the client's logger while at least one commit runs, removed after the
+    last; only records of threads inside :meth:`watching` are touched.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._users = 0
+        self._local = threading.local()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(_committing, "active", False):
-            return not record.getMessage().startswith(_NOOP_WARNING)
-        return True
+        seen: list[bool] | None = getattr(self._local, "seen", None)
+        if seen is None or not record.getMessage().startswith(_NOOP_WARNING):
+            return True
+        seen.append(True)
+        return False
+
+    @contextmanager
+    def watching(self) -> Iterator[list[bool]]:
+        """While active: this thread's no-op warnings are dropped and noted in the list."""
+        client_logger = logging.getLogger(_CLIENT_LOGGER)
+        with self._lock:
+            if self._users == 0:
+                client_logger.addFilter(self)
+            self._users += 1
+        seen: list[bool] = []
+        self._local.seen = seen
+        try:
+            yield seen
+        finally:
+            self._local.seen = None
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    client_logger.removeFilter(self)
 
 
-_NOOP_FILTER = _NoOpCommitFilter()
-logging.getLogger("huggingface_hub.hf_api").addFilter(_NOOP_FILTER)
+_NOOP_WATCH = _NoOpWatch()
 
 
-@contextmanager
-def _quiet_noop_commits() -> Iterator[None]:
-    previous = getattr(_committing, "active", False)
-    _committing.active = True
-    try:
-        yield
-    finally:
-        _committing.active = previous
-
-
-def _commit_was_sent(operations: list[CommitOperationAdd]) -> bool:
-    """Whether ``create_commit`` sent the commit POST, or skipped it as a no-op.
-
-    The client gives no public signal for the skip; it marks additions ``_is_committed``
-    only after a commit POST succeeded. Should that attribute disappear, fall back to its
-    own no-op test (remote oid equals local oid for every file).
-    """
-    flags = [getattr(op, "_is_committed", None) for op in operations]
-    if all(isinstance(flag, bool) for flag in flags):
-        return any(flags)
-    unchanged = [
-        getattr(op, "_remote_oid", None) is not None
-        and getattr(op, "_remote_oid", None) == getattr(op, "_local_oid", None)
-        for op in operations
-    ]
-    return not all(unchanged)
+def _kind(repo_type: RepoType) -> str:
+    """How messages name a repo of this type (``dataset alice/x``; models need no word)."""
+    return "" if repo_type == "model" else f"{repo_type} "
 
 
 # --- the store ------------------------------------------------------------------------------
@@ -247,11 +279,11 @@ class HubStore:
             token saved by ``hf auth login``), ``False`` sends none. It is never logged
             and never appears in error messages.
         retry: Retry policy for the calls the client does not retry itself.
-        cache_dir: Download cache for :meth:`read_file`; default the client's
-            (``HF_HUB_CACHE``, under ``HF_HOME``).
+        cache_dir: Download cache for :meth:`local_path` and :meth:`read_file`; default the
+            client's (``HF_HUB_CACHE``, under ``HF_HOME``).
 
     ``HF_HUB_OFFLINE=1`` is honoured as huggingface_hub does: no request is sent,
-    :meth:`read_file` serves cached files, everything else raises
+    :meth:`local_path` and :meth:`read_file` serve cached files, everything else raises
     :class:`~registry.errors.StoreUnavailableError`.
     """
 
@@ -284,14 +316,10 @@ class HubStore:
         """The endpoint URL."""
         return self.endpoint
 
-    @property
-    def api(self) -> HfApi:
-        """The ``HfApi`` client this store uses (same endpoint and token)."""
-        return self._api
-
-    def repo_url(self, repo_id: str) -> str:
-        """Web URL of a repo."""
-        return f"{self.endpoint}/{repo_id}"
+    def repo_url(self, repo_id: str, *, repo_type: RepoType = "model") -> str:
+        """Web URL of a repo (datasets under ``/datasets/``, as on the Hub)."""
+        prefix = "" if check_repo_type(repo_type) == "model" else f"/{repo_type}s"
+        return f"{self.endpoint}{prefix}/{repo_id}"
 
     # --- reading -------------------------------------------------------------------------
 
@@ -318,34 +346,80 @@ class HubStore:
         except Exception as exc:
             raise self._translate(exc, "list ESMs", None) from exc
 
-    def repo_info(self, repo_id: str, revision: str | None = None) -> RepoInfo:
-        """One repo with its files (sizes and blob ids), at ``revision`` or the main branch."""
-        check_repo_id(repo_id)
-        model = self._call(
-            "read",
-            repo_id,
-            lambda: self._api.model_info(repo_id, revision=revision, files_metadata=True),
-        )
-        return _repo_info(model, files=True)
+    def repo_info(
+        self, repo_id: str, revision: str | None = None, *, repo_type: RepoType = "model"
+    ) -> RepoInfo:
+        """One repo with its files (sizes and blob ids), at ``revision`` or the main branch.
 
-    def read_file(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
-        """A file's content, through the huggingface_hub download cache.
-
-        With a commit sha as ``revision`` a cached file costs no request at all.
+        One request (retried under the policy).
         """
         check_repo_id(repo_id)
+        check_repo_type(repo_type)
+        info = self._call(
+            "read",
+            f"{_kind(repo_type)}{repo_id}",
+            lambda: self._api.repo_info(
+                repo_id, revision=revision, repo_type=repo_type, files_metadata=True
+            ),
+        )
+        return _repo_info(info, files=True)
+
+    def local_path(
+        self,
+        repo_id: str,
+        path: str,
+        revision: str | None = None,
+        *,
+        repo_type: RepoType = "model",
+    ) -> Path:
+        """The file in the huggingface_hub download cache, downloaded if needed.
+
+        With a commit sha as ``revision`` a cached file costs no request at all; with a
+        branch, one ``HEAD`` request checks what the branch points to.
+        """
+        check_repo_id(repo_id)
+        check_repo_type(repo_type)
         try:
             local = self._api.hf_hub_download(
-                repo_id, path, revision=revision, cache_dir=self.cache_dir
+                repo_id, path, revision=revision, repo_type=repo_type, cache_dir=self.cache_dir
             )
         except Exception as exc:
-            raise self._translate(exc, f"read {path} from", repo_id) from exc
-        return Path(local).read_bytes()
+            raise self._translate(exc, f"read {path} from", f"{_kind(repo_type)}{repo_id}") from exc
+        return Path(local)
 
-    def exists(self, repo_id: str) -> bool:
+    def read_file(
+        self,
+        repo_id: str,
+        path: str,
+        revision: str | None = None,
+        *,
+        repo_type: RepoType = "model",
+    ) -> bytes:
+        """A file's content, through the download cache (see :meth:`local_path`)."""
+        return self.local_path(repo_id, path, revision, repo_type=repo_type).read_bytes()
+
+    def exists(self, repo_id: str, *, repo_type: RepoType = "model") -> bool:
         """Whether the repo exists and is visible with this token."""
         check_repo_id(repo_id)
-        return self._call("look up", repo_id, lambda: self._api.repo_exists(repo_id))
+        check_repo_type(repo_type)
+        return self._call(
+            "look up",
+            f"{_kind(repo_type)}{repo_id}",
+            lambda: self._api.repo_exists(repo_id, repo_type=repo_type),
+        )
+
+    def canonical_model_id(self, model_id: str) -> str:
+        """The id the Hub answers for ``model_id`` (one ``model_info`` request).
+
+        The Hub redirects renamed repos and legacy ids without a namespace to their
+        current id, so ``bert-base-uncased`` comes back as ``google-bert/bert-base-uncased``.
+        """
+        try:
+            validate_repo_id(model_id)
+        except HFValidationError as exc:
+            raise UsageError(f"{model_id!r} is not a valid model id: {exc}") from None
+        info = self._call("look up the model", model_id, lambda: self._api.model_info(model_id))
+        return str(info.id)
 
     def default_namespace(self) -> str:
         """The user the token belongs to (one ``whoami`` request, then cached)."""
@@ -373,61 +447,127 @@ class HubStore:
         *,
         private: bool | None = None,
         parent: str | None = None,
+        repo_type: RepoType = "model",
     ) -> CommitResult:
         """Add or replace ``files`` in one commit; see :meth:`RegistryStore.commit`.
 
-        Without ``parent`` the repo is created first when missing (``create_repo`` with
-        ``exist_ok=True``); with ``parent`` it must exist and that request is saved.
+        Each attempt reads the repo first (see the module docstring): nothing more when
+        the files are in place, ``create_repo`` when the repo is missing (unless ``parent``
+        was given), then one ``create_commit`` of the files that differ, made against the
+        head just read.
         """
         check_repo_id(repo_id)
+        check_repo_type(repo_type)
         if not files:
             raise UsageError("a commit needs at least one file")
-        if parent is None:
-            self._call(
-                "create",
-                repo_id,
-                lambda: self._api.create_repo(repo_id, exist_ok=True, private=private),
-            )
-        policy = self.retry
-        post_failed = False  # a commit POST failed: it may have landed anyway
-        for attempt in range(policy.attempts):
-            operations = [
-                CommitOperationAdd(path_in_repo=path, path_or_fileobj=bytes(content))
+        label = f"{_kind(repo_type)}{repo_id}"
+        url = self.repo_url(repo_id, repo_type=repo_type)
+        landed = False  # a commit POST failed after it may have been applied
+        conflict: Exception | None = None
+        for attempt in range(self.retry.attempts):
+            remote = self._head(repo_id, repo_type, label)
+            if remote is None:
+                if parent is not None:
+                    raise RepoNotFoundError(
+                        f"cannot commit to {label} on {self.endpoint}: the repo does not exist"
+                    )
+                self._call(
+                    "create",
+                    label,
+                    lambda: self._api.create_repo(
+                        repo_id, repo_type=repo_type, exist_ok=True, private=private
+                    ),
+                )
+            else:
+                stale = parent is not None and remote.sha != parent
+                if _holds(remote, files) and (landed or not stale):
+                    if landed:
+                        logger.info("commit to %s: a failed commit request had landed", label)
+                    logger.debug(
+                        "commit to %s: %s at %s",
+                        label,
+                        "created" if landed else "unchanged",
+                        remote.sha,
+                    )
+                    return CommitResult(str(remote.sha), url, created=landed)
+                if stale:
+                    assert parent is not None
+                    raise StoreConflictError(
+                        f"cannot commit to {label} on {self.endpoint}: it moved on from "
+                        f"{parent[:8]} to {str(remote.sha)[:8]}; read it again and retry"
+                    )
+            changed = {
+                path: content
                 for path, content in files.items()
-            ]
+                if remote is None or not file_matches((remote.files or {}).get(path), content)
+            }
             try:
-                with _quiet_noop_commits():
+                with _NOOP_WATCH.watching() as noop:
                     info = self._api.create_commit(
-                        repo_id, operations, commit_message=message, parent_commit=parent
+                        repo_id,
+                        [
+                            CommitOperationAdd(path_in_repo=path, path_or_fileobj=bytes(content))
+                            for path, content in changed.items()
+                        ],
+                        commit_message=message,
+                        parent_commit=remote.sha if remote is not None else None,
+                        repo_type=repo_type,
                     )
             except Exception as exc:
-                post_failed = post_failed or _hit_commit_endpoint(exc)
-                self._before_retry(exc, attempt, "commit to", repo_id)
+                at_commit = _hit_commit_endpoint(exc)
+                landed = landed or (at_commit and _is_retryable(exc))
+                if at_commit and _status(exc) in _CONFLICT_STATUSES:
+                    if parent is not None and not landed:
+                        raise self._translate(exc, "commit to", label) from exc
+                    conflict = exc  # the head moved since it was read: read it again
+                    logger.info("commit to %s: the repo moved on; reading it again", label)
+                    continue
+                self._before_retry(exc, attempt, "commit to", label)
                 continue
-            # A no-op after a failed POST means that POST landed: the preupload of the
-            # failed attempt had found changes, or the client would not have sent it.
-            created = _commit_was_sent(operations) or post_failed
-            if post_failed:
-                logger.info("commit to %s: a failed commit request had landed", repo_id)
+            # No-op: the files appeared between the read and the upload; they are ours when
+            # an earlier request of ours may have landed, another writer's otherwise.
+            created = not noop or landed
             logger.debug(
-                "commit to %s: %s %s", repo_id, "created" if created else "unchanged", info.oid
+                "commit to %s: %s %s", label, "created" if created else "unchanged", info.oid
             )
-            return CommitResult(commit_id=info.oid, url=self.repo_url(repo_id), created=created)
-        raise AssertionError("unreachable: _before_retry raises on the last attempt")
+            return CommitResult(commit_id=info.oid, url=url, created=created)
+        assert conflict is not None, "_before_retry raises on the last attempt"
+        raise self._translate(
+            conflict, "commit to", label, attempts=self.retry.attempts
+        ) from conflict
 
-    def delete(self, repo_id: str, *, missing_ok: bool = False) -> None:
+    def _head(self, repo_id: str, repo_type: RepoType, label: str) -> RepoInfo | None:
+        """The repo's main branch with file metadata; ``None`` when there is no such repo."""
+        try:
+            info = self._call(
+                "read",
+                label,
+                lambda: self._api.repo_info(repo_id, repo_type=repo_type, files_metadata=True),
+            )
+        except RepoNotFoundError:
+            return None
+        return _repo_info(info, files=True)
+
+    def delete(
+        self, repo_id: str, *, missing_ok: bool = False, repo_type: RepoType = "model"
+    ) -> None:
         """Delete the repo (sent once: a retried delete could report a false 404)."""
         check_repo_id(repo_id)
+        check_repo_type(repo_type)
+        label = f"{_kind(repo_type)}{repo_id}"
         try:
-            self._api.delete_repo(repo_id, missing_ok=missing_ok)
+            self._api.delete_repo(repo_id, repo_type=repo_type, missing_ok=missing_ok)
         except Exception as exc:
-            raise self._translate(exc, "delete", repo_id) from exc
-        logger.info("deleted %s on %s", repo_id, self.endpoint)
+            raise self._translate(exc, "delete", label) from exc
+        logger.info("deleted %s on %s", label, self.endpoint)
 
     # --- retries and errors ----------------------------------------------------------------
 
     def _call(self, action: str, repo_id: str | None, func: Callable[[], T]) -> T:
-        """Run ``func`` under the retry policy; errors come out as our own classes."""
+        """Run ``func`` under the retry policy; errors come out as our own classes.
+
+        ``repo_id`` names the repo in messages (``dataset alice/x`` for a dataset).
+        """
         for attempt in range(self.retry.attempts):
             try:
                 return func()
@@ -480,7 +620,12 @@ class HubStore:
     def _translate(
         self, exc: BaseException, action: str, repo_id: str | None, *, attempts: int = 1
     ) -> Exception:
-        """Our error for a client error; anything unexpected is returned unchanged."""
+        """Our error for a client error; anything unexpected is returned unchanged.
+
+        The one translation of this store: every request (models and datasets, reads and
+        writes) comes through here, so messages name the endpoint, never carry the token,
+        and a 401 says how to log in.
+        """
         target = f"{action} {repo_id}" if repo_id else action
         where = f"cannot {target} on {self.endpoint}"
         if isinstance(exc, EsmRegistryError):
@@ -549,15 +694,20 @@ class HubStore:
         if self._token is False:
             return False
         try:
-            from huggingface_hub.utils import get_token_to_send  # noqa: PLC0415
-
             return get_token_to_send(self._token) is not None
         except Exception:  # the hint is a nicety; never fail on it
             return False
 
 
+def _holds(remote: RepoInfo, files: Mapping[str, bytes]) -> bool:
+    """Whether ``remote`` already has every file with this content."""
+    return all(
+        file_matches((remote.files or {}).get(path), content) for path, content in files.items()
+    )
+
+
 def _repo_info(model: Any, *, files: bool) -> RepoInfo:
-    """Our :class:`RepoInfo` from a ``huggingface_hub`` ``ModelInfo``."""
+    """Our :class:`RepoInfo` from a ``huggingface_hub`` ``ModelInfo`` or ``DatasetInfo``."""
     card = getattr(model, "card_data", None)
     card_data: dict[str, Any] = {}
     if card is not None:

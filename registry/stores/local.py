@@ -1,6 +1,6 @@
 """A registry store in a local folder, laid out like Hub repos: for offline and air-gapped use.
 
-Layout of the root folder::
+Layout of the root folder (model repos, i.e. ESMs)::
 
     <root>/<namespace>/<name>            -> the current files of the repo (a symbolic link)
     <root>/.esm-registry/repos/<namespace>/<name>/
@@ -9,6 +9,11 @@ Layout of the root folder::
         snapshots/<commit id>/...        the complete, read-only files of each commit
         repo.json                        visibility and creation date
     <root>/.esm-registry/locks/<namespace>/<name>.lock
+
+Dataset repos (catalog snapshots) have the same layout under ``<root>/datasets``, the way
+the Hub puts them under ``/datasets/``; so, as on the Hub, ``datasets`` cannot be the
+namespace of a model repo. :meth:`LocalStore.local_path` hands out the snapshot files
+themselves (read-only), which is how the ranker reads ESMs without copying them.
 
 Every commit writes a complete new snapshot into a hidden staging folder (files that did
 not change are hard-linked from the previous snapshot), renames it into place, and only
@@ -53,15 +58,26 @@ from .._io import atomic_write, fsync_path
 from ..card import parse_card
 from ..errors import RepoNotFoundError, StoreConflictError, StoreError, UsageError
 from ..paths import README_NAME
-from .base import ESM_TAG, CommitResult, RepoFile, RepoInfo, check_repo_id, derive_tags
+from .base import (
+    ESM_TAG,
+    CommitResult,
+    RepoFile,
+    RepoInfo,
+    RepoType,
+    check_repo_id,
+    check_repo_type,
+    derive_tags,
+)
 from .base import git_blob_sha1 as _blob_sha1
 
-__all__ = ["META_DIR", "CommitRecord", "LocalStore"]
+__all__ = ["DATASETS_DIR", "META_DIR", "CommitRecord", "LocalStore"]
 
 logger = logging.getLogger(__name__)
 
 #: Hidden folder under the root that holds history, snapshots and locks.
 META_DIR = ".esm-registry"
+#: Folder under the root that holds the dataset repos, laid out like the root itself.
+DATASETS_DIR = "datasets"
 _STAGING_PREFIX = ".tmp-"
 _MAIN = "main"
 
@@ -136,6 +152,8 @@ class LocalStore:
     def __init__(self, root: str | os.PathLike[str], *, namespace: str = "local") -> None:
         self.root = Path(root).expanduser().absolute()
         self._namespace = namespace
+        self._holds_datasets = False  # True for the store of dataset repos under the root
+        self._datasets: LocalStore | None = None
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
@@ -149,22 +167,45 @@ class LocalStore:
         """The namespace new repos go to when the caller names none."""
         return self._namespace
 
-    def repo_url(self, repo_id: str) -> str:
+    def repo_url(self, repo_id: str, *, repo_type: RepoType = "model") -> str:
         """The folder that shows the repo's current files."""
-        return str(self._view(repo_id))
+        return str(self._area(repo_type)._view(repo_id))
+
+    def canonical_model_id(self, model_id: str) -> str | None:
+        """``None``: a local folder knows no renames (the catalog's alias table still does)."""
+        return None
 
     # --- paths ---------------------------------------------------------------------------
 
-    def _meta(self, repo_id: str) -> Path:
+    def _area(self, repo_type: str) -> LocalStore:
+        """The store of ``repo_type`` repos: this one for models, ``<root>/datasets`` else."""
+        if check_repo_type(repo_type) == "model":
+            return self
+        if self._datasets is None:
+            datasets = LocalStore(self.root / DATASETS_DIR, namespace=self._namespace)
+            datasets._holds_datasets = True
+            self._datasets = datasets
+        return self._datasets
+
+    def _split(self, repo_id: str) -> tuple[str, str]:
         namespace, name = check_repo_id(repo_id).split("/")
+        if namespace == DATASETS_DIR and not self._holds_datasets:
+            raise UsageError(
+                f"{repo_id!r}: '{DATASETS_DIR}' is reserved for dataset repos and cannot be "
+                "the namespace of a model repo"
+            )
+        return namespace, name
+
+    def _meta(self, repo_id: str) -> Path:
+        namespace, name = self._split(repo_id)
         return self.root / META_DIR / "repos" / namespace / name
 
     def _view(self, repo_id: str) -> Path:
-        namespace, name = check_repo_id(repo_id).split("/")
+        namespace, name = self._split(repo_id)
         return self.root / namespace / name
 
     def _lock(self, repo_id: str) -> Path:
-        namespace, name = check_repo_id(repo_id).split("/")
+        namespace, name = self._split(repo_id)
         return self.root / META_DIR / "locks" / namespace / f"{name}.lock"
 
     # --- reading -------------------------------------------------------------------------
@@ -246,20 +287,46 @@ class LocalStore:
                 if wanted <= set(record.tags):
                     yield self._info(repo_id, record, files=False)
 
-    def repo_info(self, repo_id: str, revision: str | None = None) -> RepoInfo:
+    def repo_info(
+        self, repo_id: str, revision: str | None = None, *, repo_type: RepoType = "model"
+    ) -> RepoInfo:
         """One repo with its files, at ``revision`` (a commit id) or the head."""
-        return self._info(repo_id, self._resolve(repo_id, revision), files=True)
+        area = self._area(repo_type)
+        return area._info(repo_id, area._resolve(repo_id, revision), files=True)
 
-    def read_file(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
-        """A file's content at ``revision`` (a commit id) or the head."""
-        record = self._resolve(repo_id, revision)
+    def local_path(
+        self,
+        repo_id: str,
+        path: str,
+        revision: str | None = None,
+        *,
+        repo_type: RepoType = "model",
+    ) -> Path:
+        """The file in the snapshot of ``revision`` (a commit id) or the head: no copy.
+
+        Snapshot files are read-only and never change, so the path stays valid for as long
+        as the repo exists.
+        """
+        area = self._area(repo_type)
+        record = area._resolve(repo_id, revision)
         if path not in record.files:
             raise RepoNotFoundError(f"{repo_id} has no file {path!r} at {record.id[:8]}")
-        return (self._meta(repo_id) / "snapshots" / record.id / path).read_bytes()
+        return area._meta(repo_id) / "snapshots" / record.id / path
 
-    def exists(self, repo_id: str) -> bool:
+    def read_file(
+        self,
+        repo_id: str,
+        path: str,
+        revision: str | None = None,
+        *,
+        repo_type: RepoType = "model",
+    ) -> bytes:
+        """A file's content at ``revision`` (a commit id) or the head."""
+        return self.local_path(repo_id, path, revision, repo_type=repo_type).read_bytes()
+
+    def exists(self, repo_id: str, *, repo_type: RepoType = "model") -> bool:
         """Whether the repo has been committed to."""
-        return self._head(repo_id) is not None
+        return self._area(repo_type)._head(repo_id) is not None
 
     # --- writing -------------------------------------------------------------------------
 
@@ -271,8 +338,12 @@ class LocalStore:
         *,
         private: bool | None = None,
         parent: str | None = None,
+        repo_type: RepoType = "model",
     ) -> CommitResult:
         """Add or replace ``files`` in one atomic commit; see :meth:`RegistryStore.commit`."""
+        area = self._area(repo_type)
+        if area is not self:
+            return area.commit(repo_id, files, message, private=private, parent=parent)
         check_repo_id(repo_id)
         if not files:
             raise UsageError("a commit needs at least one file")
@@ -440,8 +511,14 @@ class LocalStore:
             if record.stem not in reachable:
                 record.unlink(missing_ok=True)
 
-    def delete(self, repo_id: str, *, missing_ok: bool = False) -> None:
+    def delete(
+        self, repo_id: str, *, missing_ok: bool = False, repo_type: RepoType = "model"
+    ) -> None:
         """Delete the repo, its history and its view."""
+        area = self._area(repo_type)
+        if area is not self:
+            area.delete(repo_id, missing_ok=missing_ok)
+            return
         meta = self._meta(repo_id)
         lock = self._lock(repo_id)
         if not meta.exists():
