@@ -85,7 +85,7 @@ def default_workspace() -> Path:
 
 
 def _require_base_model() -> None:
-    from .models import packaged_model_path  # noqa: PLC0415
+    from .embedding.models import packaged_model_path  # noqa: PLC0415
 
     if packaged_model_path(BASE_MODEL) is None:
         raise UsageError(

@@ -7,7 +7,7 @@ base model's embeddings. Training one takes three steps:
    model on the task (:func:`fine_tune`: ``AutoModelForSequenceClassification``, AdamW
    with linear decay and gradient clipping, a plain torch loop);
 2. pairs of pooled embeddings of the task's texts, from the base and the fine-tuned model,
-   pooled exactly as the ranker pools (:class:`registry.rank.embed.Embedder`), since an
+   pooled exactly as the ranker pools (:class:`registry.embedding.Embedder`), since an
    ESM is only meaningful for the embeddings it was fitted on;
 3. the linear map, fitted on all pairs but a held-out validation share, either in closed
    form (:func:`fit_lstsq`, exact and fast) or by hfselect's optimizer schedule
@@ -50,8 +50,10 @@ from ._progress import progress_bar
 from .card import render_card
 from .card.validate import validate_text
 from .data import is_packaged_task, load_task, task_info
+from .embedding import Embedder, Pooling, ResolvedModel, resolve_model
 from .errors import DatasetError, TrainingError, UsageError
 from .esm import FORMAT_VERSION, Esm
+from .labelled import join_columns
 from .metadata import (
     DEFAULT_LICENSE,
     EsmMetadata,
@@ -59,8 +61,6 @@ from .metadata import (
     Hyperparameters,
     IntermediateTask,
 )
-from .models import ResolvedModel, resolve_model
-from .rank.embed import Embedder, Pooling, join_columns
 
 if TYPE_CHECKING:
     import datasets
@@ -721,7 +721,7 @@ def fine_tune(
     AdamW over all parameters, the learning rate decaying linearly to 0 without warm-up,
     gradients clipped. The classifier head and the shuffling are seeded and the global
     torch random state is restored afterwards. The folder gets the model and the base
-    model's tokenizer, so :class:`~registry.rank.embed.Embedder` can load it; with
+    model's tokenizer, so :class:`~registry.embedding.Embedder` can load it; with
     ``save_classifier=False`` only the encoder is saved (all an ESM needs, and it loads
     with ``AutoModel`` without warnings about the unused head).
 
@@ -1098,7 +1098,7 @@ def train_esm(
 
     Args:
         base_model: Hub id or local folder of the base model. A Hub id that a pip package
-            ships (see :mod:`registry.models`) is loaded from the package, offline.
+            ships (see :mod:`registry.embedding.models`) is loaded from the package, offline.
         data: The task: :class:`IntermediateData` from :func:`load_intermediate`, or
             anything :func:`load_intermediate` accepts (read with its defaults).
         fine_tuned_model: Hub id or folder of the model fine-tuned on the task.

@@ -269,7 +269,6 @@ def test_fetch_streams_in_order_and_reports_failures(tmp_path: Path) -> None:
     [
         "registry.rank",
         "registry.rank.api",
-        "registry.rank.embed",
         "registry.rank.fetch",
         "registry.rank.ranking",
         "registry.rank.target",

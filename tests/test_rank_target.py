@@ -11,7 +11,8 @@ import pytest
 from rank_support import require
 
 from registry.errors import UsageError
-from registry.rank.target import Target, load_target, sample_indices
+from registry.labelled import sample_indices
+from registry.rank.target import Target, load_target
 
 pd = pytest.importorskip("pandas")
 datasets = pytest.importorskip("datasets")
@@ -186,14 +187,6 @@ def test_missing_values_outside_the_sample_do_not_matter() -> None:
     assert len(load_target(source, num_examples=5, seed=11)) == 5
     with pytest.raises(UsageError, match="row"):
         load_target(source, num_examples=None)
-
-
-def test_sample_indices_is_datasets_shuffle_then_select() -> None:
-    data = datasets.Dataset.from_dict({"i": list(range(50))})
-    for count, seed in [(10, 42), (50, 0), (80, 7)]:
-        expected = data.shuffle(seed=seed).select(range(min(50, count)))["i"]
-        assert sample_indices(50, count, seed).tolist() == list(expected)
-    assert sample_indices(4, None, seed=1).tolist() == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize(("count", "seed"), [(10, 42), (25, 1), (100, 3), (None, 5)])

@@ -349,7 +349,7 @@ def test_train_with_a_given_fine_tuned_model(
 
     import transformers
 
-    from registry.rank.embed import Embedder
+    from registry.embedding import Embedder
 
     with_tokenizer = shutil.copytree(tuned, tmp_path / "tuned")
     transformers.AutoTokenizer.from_pretrained(base).save_pretrained(with_tokenizer)

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .._progress import progress_bar
+from ..embedding import Embedder, Pooling
 from ..errors import EsmRegistryError, NoEsmsFoundError, UsageError
 from ..stores import RegistryStore, open_store
-from .embed import Embedder, Pooling
 from .fetch import EsmRef, FetchedEsm, fetch_esms
 from .ranking import RankedEsm, Ranking, SkippedEsm
 from .scoring import (

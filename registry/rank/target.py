@@ -16,7 +16,7 @@ seed selects the same examples:
    ``num_examples`` every row is kept, in order.
 
 Several text columns are joined per row with ``" [SEP] "`` (see
-:func:`registry.rank.embed.join_columns`). Labels are encoded deterministically: string
+:func:`registry.labelled.join_columns`). Labels are encoded deterministically: string
 labels by their sorted values (as hfselect builds its ``ClassLabel``), integer and
 ``ClassLabel`` labels by their sorted values too, so class ``k`` is the ``k``-th smallest
 label present; regression targets (one or several columns) become float64.
@@ -43,8 +43,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..embedding import texts_fingerprint
 from ..errors import UsageError
-from .embed import join_columns, texts_fingerprint
+from ..labelled import join_columns, sample_indices
 
 if TYPE_CHECKING:
     import pandas
@@ -54,7 +55,6 @@ __all__ = [
     "Target",
     "TargetSource",
     "load_target",
-    "sample_indices",
 ]
 
 logger = logging.getLogger(__name__)
@@ -151,29 +151,6 @@ class Target:
             "regression": self.regression,
             "num_classes": self.num_classes,
         }
-
-
-def sample_indices(
-    num_rows: int, num_examples: int | None, seed: int | None
-) -> np.ndarray[Any, Any]:
-    """Positions of the rows hfselect samples: ``shuffle(seed).select(range(k))``.
-
-    Args:
-        num_rows: Rows to sample from.
-        num_examples: How many to keep (at most ``num_rows``); ``None`` keeps all, in order.
-        seed: Seed of ``numpy.random.default_rng`` (what ``datasets.Dataset.shuffle`` uses).
-
-    Example:
-        >>> sample_indices(5, 3, seed=42).tolist()
-        [4, 2, 3]
-        >>> sample_indices(3, None, seed=42).tolist()
-        [0, 1, 2]
-    """
-    if num_examples is None:
-        return np.arange(num_rows, dtype=np.int64)
-    count = min(num_rows, num_examples)
-    permutation = np.random.default_rng(seed).permutation(num_rows)
-    return permutation[:count].astype(np.int64)
 
 
 # --- tables: one interface over DataFrames and datasets ------------------------------------
