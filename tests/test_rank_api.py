@@ -11,7 +11,7 @@ import pytest
 from esm_factory import make_esm
 from rank_support import BASE_MODEL, build_model, reviews
 
-from registry.errors import NoEsmsFoundError, UsageError
+from registry.errors import DatasetError, NoEsmsFoundError, UsageError
 from registry.esm import Esm
 from registry.publish import build_files, publish_many
 from registry.rank import Embedder, Ranking, load_target, logme, rank
@@ -244,7 +244,7 @@ def test_no_candidates_and_bad_arguments(
         _rank(target_csv, model, registry=store)
     with pytest.raises(UsageError, match="chunk_size"):
         _rank(target_csv, model, registry=store, chunk_size=0)
-    with pytest.raises(UsageError, match="no column"):
+    with pytest.raises(DatasetError, match="no column 'missing'; its columns are review"):
         _rank(target_csv, model, registry=store, text_column="missing")
 
 

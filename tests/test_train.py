@@ -238,10 +238,16 @@ def test_load_file_joins_text_columns_and_needs_a_task_id(tmp_path: Path) -> Non
     data = load_intermediate(
         path, task_id="org/nli", text_column=["premise", "hypothesis"], label_column="label"
     )
-    assert data.texts == ("a man sleeps [SEP] a person rests", "a dog runs [SEP] a cat flies")
+    # An empty text is still a text (hfselect keeps it); only the -1 row is dropped.
+    assert data.texts == (
+        "a man sleeps [SEP] a person rests",
+        "a dog runs [SEP] a cat flies",
+        " [SEP] empty premise",
+    )
     assert data.task.text_column == ["premise", "hypothesis"]
+    assert data.task.num_examples == 3
     assert data.label_names == ("0", "1", "2")
-    assert data.label_ids() == [0, 2]
+    assert data.label_ids() == [0, 2, 1]
     with pytest.raises(DatasetError, match="no column 'sentence'"):
         load_intermediate(path, task_id="org/nli", text_column="sentence", label_column="label")
 
@@ -251,7 +257,7 @@ def test_load_csv_and_errors(tmp_path: Path) -> None:
     path.write_text("text,label\ngood film,pos\nbad film,neg\n", encoding="utf-8")
     data = load_intermediate(path, task_id="org/reviews", text_column="text", label_column="label")
     assert data.label_names == ("neg", "pos")
-    with pytest.raises(DatasetError, match="no such file"):
+    with pytest.raises(UsageError, match="no such file"):
         load_intermediate(tmp_path / "x.csv", task_id="org/x", text_column="t", label_column="l")
     (tmp_path / "x.xlsx").write_bytes(b"PK")
     with pytest.raises(DatasetError, match="cannot read"):

@@ -14,7 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from ..card.validate import validate_text
 from ..embedding import Embedder, Pooling, ResolvedModel, resolve_model
 from ..errors import TrainingError, UsageError
 from ..esm import FORMAT_VERSION, Esm
+from ..labelled import LabelledSource
 from ..metadata import (
     DEFAULT_LICENSE,
     EsmMetadata,
@@ -34,9 +35,6 @@ from .config import DEFAULT_MAX_LENGTH, DEFAULT_SEED, EsmTrainingConfig, LMTrain
 from .data import IntermediateData, load_intermediate
 from .finetune import FineTuneOutcome, fine_tune, tokenizer_overlay
 from .fit import FloatArray, fit_adamw, fit_lstsq, mean_squared_error, split_validation
-
-if TYPE_CHECKING:
-    import datasets
 
 __all__ = ["TrainResult", "train_esm"]
 
@@ -248,7 +246,7 @@ def _texts(
 
 def train_esm(
     base_model: str | os.PathLike[str],
-    data: IntermediateData | str | os.PathLike[str] | datasets.Dataset,
+    data: IntermediateData | LabelledSource,
     *,
     fine_tuned_model: str | os.PathLike[str] | None = None,
     fine_tune_base: bool = False,
