@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from registry.rank.embed import Embedder
+from registry.embedding import Embedder
 
 WORDS = [
     "the",

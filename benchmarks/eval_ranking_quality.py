@@ -307,7 +307,7 @@ def fine_tune_on_target(
     settings: Settings,
     seed: int,
 ) -> tuple[float, int]:
-    """Fine-tune ``start`` (a :class:`~registry.models.ResolvedModel`) on the target with a
+    """Fine-tune ``start`` (a :class:`~registry.embedding.ResolvedModel`) on the target with a
     fresh head; return the test accuracy and the number of steps. ``folder`` is removed."""
     from registry.train import LMTrainingConfig, fine_tune
 
@@ -393,7 +393,7 @@ def run(settings: Settings, workdir: Path, clock: Clock) -> dict[str, Any]:
     import torch
 
     from registry.data import task_info
-    from registry.models import resolve_model
+    from registry.embedding import resolve_model
     from registry.publish import publish_esm
     from registry.rank import Embedder, load_target, logme, rank
     from registry.stores import LocalStore

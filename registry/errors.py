@@ -13,7 +13,7 @@ The tree, so that callers can catch exactly what they can handle::
     ├── NotInCatalogError (LookupError)  no catalog entry for the repo id asked for
     ├── NoEsmsFoundError (LookupError)   no ESM to rank with for this base model and filters
     ├── ModelLoadError (OSError)         the base language model or its tokenizer cannot be loaded
-    ├── DatasetError (ValueError)        an intermediate dataset that cannot be used for training
+    ├── DatasetError (ValueError)        a dataset — target or intermediate — that cannot be used
     ├── TrainingError (RuntimeError)     fine-tuning or fitting an ESM failed (e.g. diverged)
     └── StoreError (OSError)             a registry store (Hub or local folder) failed
         ├── StoreAuthError (PermissionError)      token missing, rejected or without write access
@@ -136,8 +136,12 @@ class NotInCatalogError(EsmRegistryError, LookupError):
 
 
 class DatasetError(EsmRegistryError, ValueError):
-    """An intermediate dataset cannot be used: an unknown shipped task or split, a missing
-    column, an unreadable file, or too few examples for what was asked."""
+    """A dataset — target or intermediate — that cannot be used: a file or dataset that
+    cannot be read, an unknown shipped task or split, a missing column, no usable rows, or
+    labels of the wrong kind. The message names the dataset and what it does have.
+
+    A path that does not exist is a :class:`UsageError` instead (the argument is wrong).
+    """
 
 
 class TrainingError(EsmRegistryError, RuntimeError):

@@ -24,9 +24,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import models, paths
+from . import paths
 from .catalog import Catalog
 from .data import list_tasks, load_task, task_info
+from .embedding import models
 from .errors import UsageError
 from .esm import Esm
 from .publish import publish_many

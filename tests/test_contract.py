@@ -52,7 +52,8 @@ def test_every_module_all_is_accurate() -> None:
         "registry.rank",
         "registry.train",
         "registry.data",
-        "registry.models",
+        "registry.embedding",
+        "registry.labelled",
         "registry.stores",
         "registry.publish",
     ]:

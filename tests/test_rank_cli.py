@@ -116,8 +116,10 @@ def test_exit_codes(
     missing[missing.index("--file") + 1] = str(tmp_path / "nope.csv")
     assert main(missing) == 2
     assert "no such file" in capsys.readouterr().err
-    assert main(_args(setup, "--text-column", "nope")) == 2
-    assert "no column" in capsys.readouterr().err
+    # A target without the column asked for is a dataset that cannot be used, not a usage
+    # error: exit code 1, like every other unusable input.
+    assert main(_args(setup, "--text-column", "nope")) == 1
+    assert "no column 'nope'" in capsys.readouterr().err
     other = _args(setup)
     other[other.index("--base-model") + 1] = "other/model"
     assert main(other) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 from rank_support import require
 
-from registry.errors import UsageError
-from registry.rank.target import Target, load_target, sample_indices
+from registry.errors import DatasetError, UsageError
+from registry.labelled import sample_indices
+from registry.rank.target import Target, load_target
 
 pd = pytest.importorskip("pandas")
 datasets = pytest.importorskip("datasets")
@@ -139,15 +141,7 @@ def test_text_that_reads_like_a_missing_value_stays_text(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("source", "kwargs", "message"),
     [
-        ({"text": ["a"], "label": [1]}, {"text_column": "sentence"}, "no column 'sentence'"),
-        ({"text": [], "label": []}, {}, "no rows"),
-        ({"text": ["a", "b"], "label": [-1, -1]}, {}, "no labelled rows"),
-        ({"text": ["a", "b"], "label": [1, None]}, {}, "no value in row"),
-        ({"text": ["a", None], "label": [1, 0]}, {}, "text column 'text' has no value"),
-        ({"text": ["a", "b"], "label": [0.5, 1.0]}, {}, "regression=True"),
-        ({"text": ["a", "b"], "label": [1, "x"]}, {}, "mixes value types"),
-        ({"text": ["a", "b"], "label": ["x", "1.0"]}, {"regression": True}, "not numeric"),
-        ({"text": ["a", "b"], "label": [1.0, float("nan")]}, {"regression": True}, "NaN"),
+        ({"text": ["a", "b"], "y": [1, 0]}, {"label_column": ["y", "y"]}, "names a column twice"),
         ({"text": ["a"], "y": [1], "z": [2]}, {"label_column": ["y", "z"]}, "regression=True"),
         ({"text": ["a"], "label": [1]}, {"label_column": "text"}, "both a text and a label"),
         ({"text": ["a"], "label": [1]}, {"num_examples": 0}, "at least 1"),
@@ -156,44 +150,67 @@ def test_text_that_reads_like_a_missing_value_stays_text(tmp_path: Path) -> None
         (42, {}, "cannot use a int"),
     ],
 )
-def test_clear_errors(source: Any, kwargs: dict[str, Any], message: str) -> None:
+def test_usage_errors(source: Any, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         load_target(source, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("source", "kwargs", "message"),
+    [
+        ({"text": ["a"], "label": [1]}, {"text_column": "sentence"}, "no column 'sentence'"),
+        ({"text": [], "label": []}, {}, "no rows"),
+        ({"text": ["a", "b"], "label": [-1, -1]}, {}, "no usable rows: 2 labelled -1"),
+        ({"text": [None, 3], "label": [1, 0]}, {}, "no usable rows: 2 whose text is missing"),
+        ({"text": ["a", "b"], "label": [0.5, 1.0]}, {}, "regression=True"),
+        ({"text": ["a", "b"], "label": [1, "x"]}, {}, "mixes value types"),
+        ({"text": ["a", "b"], "label": ["x", "1.0"]}, {"regression": True}, "not numeric"),
+        ({"text": ["a", "b"], "label": [1.0, float("inf")]}, {"regression": True}, "infinite"),
+    ],
+)
+def test_dataset_errors(source: Any, kwargs: dict[str, Any], message: str) -> None:
+    """A source that cannot be used is a DatasetError (exit code 1), named in the message."""
+    with pytest.raises(DatasetError, match=message) as exc:
+        load_target(source, **kwargs)
+    assert "dict" in str(exc.value)
 
 
 def test_errors_for_datasets_and_files(tmp_path: Path) -> None:
     split = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a"]})})
     with pytest.raises(UsageError, match="pick one with split="):
         load_target(split)
-    with pytest.raises(UsageError, match="no split 'test'"):
+    with pytest.raises(DatasetError, match="no split 'test'"):
         load_target(split, split="test")
     odd = tmp_path / "data.xlsx"
     odd.write_bytes(b"")
-    with pytest.raises(UsageError, match="unknown file type"):
+    with pytest.raises(DatasetError, match=r"cannot read .*unknown file type"):
         load_target(odd)
     broken = tmp_path / "broken.json"
     broken.write_text("{not json", encoding="utf-8")
-    with pytest.raises(UsageError, match="cannot read"):
+    with pytest.raises(DatasetError, match="cannot read"):
         load_target(broken)
 
 
-def test_missing_values_outside_the_sample_do_not_matter() -> None:
+def test_rows_without_a_label_or_text_are_dropped_before_sampling(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     labels: list[Any] = [0, 1] * 10
     labels[0] = None
-    source = {"text": [f"t{i}" for i in range(20)], "label": labels}
-    rows = sample_indices(20, 5, seed=11)
-    assert 0 not in rows
-    assert len(load_target(source, num_examples=5, seed=11)) == 5
-    with pytest.raises(UsageError, match="row"):
-        load_target(source, num_examples=None)
-
-
-def test_sample_indices_is_datasets_shuffle_then_select() -> None:
-    data = datasets.Dataset.from_dict({"i": list(range(50))})
-    for count, seed in [(10, 42), (50, 0), (80, 7)]:
-        expected = data.shuffle(seed=seed).select(range(min(50, count)))["i"]
-        assert sample_indices(50, count, seed).tolist() == list(expected)
-    assert sample_indices(4, None, seed=1).tolist() == [0, 1, 2, 3]
+    texts: list[Any] = [f"t{i}" for i in range(20)]
+    texts[5] = None
+    source = {"text": texts, "label": labels}
+    with caplog.at_level(logging.INFO, logger="registry.labelled"):
+        everything = load_target(source, num_examples=None)
+    assert len(everything) == 18 and everything.num_rows == 18
+    assert 0 not in everything.indices and 5 not in everything.indices
+    assert "dropped 2 of 20 rows of dict before sampling" in caplog.text
+    assert "1 without a label" in caplog.text
+    assert "1 whose text is missing or not a string" in caplog.text
+    # The sample is drawn from the 18 rows kept, as hfselect would draw from a clean dataset.
+    sample = load_target(source, num_examples=5, seed=11)
+    kept = np.asarray([i for i in range(20) if i not in (0, 5)])
+    assert sample.indices.tolist() == kept[sample_indices(18, 5, seed=11)].tolist()
+    assert sample.texts == [f"t{i}" for i in sample.indices]
 
 
 @pytest.mark.parametrize(("count", "seed"), [(10, 42), (25, 1), (100, 3), (None, 5)])

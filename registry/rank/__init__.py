@@ -26,20 +26,14 @@ __all__ = [
     "score_linear_stream",
 ]
 
-# --- the ranker around the LogME core: target, embedding, fetching, ranking ----------------
+# --- the ranker around the LogME core: target, fetching, ranking; and the names of the
+# embedding layer and the labelled-data loader it uses --------------------------------------
+from registry.embedding import POOLINGS, Embedder, Pooling, default_device, embed_texts
+from registry.labelled import TEXT_SEPARATOR, join_columns, sample_indices
 from registry.rank.api import find_candidates, rank
-from registry.rank.embed import (
-    POOLINGS,
-    TEXT_SEPARATOR,
-    Embedder,
-    Pooling,
-    default_device,
-    embed_texts,
-    join_columns,
-)
 from registry.rank.fetch import EsmRef, FetchedEsm, fetch_esms, load_esm
 from registry.rank.ranking import RankedEsm, Ranking, SkippedEsm
-from registry.rank.target import Target, load_target, sample_indices
+from registry.rank.target import Target, load_target
 
 __all__ += [
     "POOLINGS",

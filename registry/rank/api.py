@@ -32,10 +32,10 @@ import numpy as np
 
 from .._progress import progress_bar
 from ..aliases import base_model_ids
+from ..embedding import Embedder, Pooling
 from ..errors import EsmRegistryError, NoEsmsFoundError, UsageError
 from ..filters import SearchFilters
 from ..stores import RegistryStore, open_store
-from .embed import Embedder, Pooling
 from .fetch import EsmRef, FetchedEsm, fetch_esms
 from .ranking import RankedEsm, Ranking, SkippedEsm
 from .scoring import (

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from registry import models
-from registry.models import PackagedModel, packaged_model_path, resolve_model
+from registry.embedding import Embedder, models
+from registry.embedding.models import PackagedModel, packaged_model_path, resolve_model
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -62,7 +62,7 @@ def test_an_incomplete_package_is_not_used(
     fake_package: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (fake_package / "model.safetensors").unlink()
-    with caplog.at_level(logging.WARNING, logger="registry.models"):
+    with caplog.at_level(logging.WARNING, logger="registry.embedding.models"):
         assert packaged_model_path("org/Fake-Model") is None
     assert "reinstall" in caplog.text
     assert resolve_model("org/Fake-Model").path == "org/Fake-Model"
@@ -81,8 +81,6 @@ def test_an_uninstalled_package_is_not_used(monkeypatch: pytest.MonkeyPatch) -> 
 )
 def test_minilm_from_its_package_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     transformers = pytest.importorskip("transformers")
-    from registry.rank.embed import Embedder
-
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     resolved = resolve_model(MINILM)
     assert resolved.packaged and resolved.model_id == MINILM
@@ -94,7 +92,12 @@ def test_minilm_from_its_package_offline(monkeypatch: pytest.MonkeyPatch) -> Non
 
 @pytest.mark.parametrize(
     "name",
-    ["registry.models", "registry.data", "registry.data.build_wordnet", "registry.cli.train"],
+    [
+        "registry.embedding.models",
+        "registry.data",
+        "registry.data.build_wordnet",
+        "registry.cli.train",
+    ],
 )
 def test_all_is_accurate(name: str) -> None:
     module = importlib.import_module(name)

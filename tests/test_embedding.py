@@ -1,7 +1,8 @@
-"""The embedder (registry.rank.embed): hfselect's pooling, dynamic padding, the cache."""
+"""The embedding layer (registry.embedding): hfselect's pooling, dynamic padding, the cache."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import shutil
@@ -12,9 +13,9 @@ import numpy as np
 import pytest
 from rank_support import BASE_MODEL, TEXTS, build_model, require
 
+from registry import embedding
+from registry.embedding import Embedder, texts_fingerprint
 from registry.errors import ModelLoadError, UsageError
-from registry.rank import embed as embed_module
-from registry.rank.embed import TEXT_SEPARATOR, Embedder, join_columns, texts_fingerprint
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -171,7 +172,7 @@ def test_damaged_cache_file_is_recomputed(
     expected = embedder.embed(TEXTS)
     (path,) = cache.rglob("*.safetensors")
     path.write_bytes(b"not a safetensors file")
-    with caplog.at_level(logging.WARNING, logger="registry.rank.embed"):
+    with caplog.at_level(logging.WARNING, logger="registry.embedding"):
         again = Embedder(models["bert"], cache_dir=cache).embed(TEXTS)
     np.testing.assert_allclose(again, expected, atol=1e-6)
     assert "damaged" in caplog.text
@@ -202,7 +203,7 @@ def test_long_texts_are_truncated_to_what_the_model_takes(
 ) -> None:
     folder = build_model(tmp_path / "short", "bert", max_position_embeddings=16)
     embedder = Embedder(folder, cache_dir=False)
-    with caplog.at_level(logging.WARNING, logger="registry.rank.embed"):
+    with caplog.at_level(logging.WARNING, logger="registry.embedding"):
         out = embedder.embed(TEXTS, max_length=128)
     assert out.shape == (len(TEXTS), 32)
     assert "at most 16 tokens" in caplog.text
@@ -221,25 +222,31 @@ def test_invalid_arguments(models: dict[str, Path], tmp_path: Path) -> None:
         Embedder(tmp_path / "missing")
 
 
-def test_join_columns_matches_hfselect() -> None:
-    dataset = require("hfselect.dataset")
-    assert dataset.TEXT_SEPARATOR == TEXT_SEPARATOR
-    rows = [{"premise": "a b", "hypothesis": "c"}, {"premise": "d", "hypothesis": "e f"}]
-    reference = dataset.Dataset.__new__(dataset.Dataset)
-    reference.text_col = ["premise", "hypothesis"]
-    expected = reference._preprocess_texts(rows)
-    joined = join_columns([[r["premise"] for r in rows], [r["hypothesis"] for r in rows]])
-    assert joined == expected == ["a b [SEP] c", "d [SEP] e f"]
-    with pytest.raises(UsageError):
-        join_columns([["a"], ["b", "c"]])
-
-
 def test_texts_fingerprint_separates_texts() -> None:
     assert texts_fingerprint(["ab"]) != texts_fingerprint(["a", "b"])
     assert texts_fingerprint([]) != texts_fingerprint([""])
     assert texts_fingerprint(["x"]) == texts_fingerprint(["x"])
 
 
-def test_public_api_is_all() -> None:
-    public = {name for name in vars(embed_module) if not name.startswith("_")}
-    assert set(embed_module.__all__) <= public
+@pytest.mark.parametrize(
+    "name",
+    [
+        "registry.embedding",
+        "registry.embedding.cache",
+        "registry.embedding.embedder",
+        "registry.embedding.models",
+        "registry.embedding.pooling",
+    ],
+)
+def test_module_all_is_accurate(name: str) -> None:
+    module = importlib.import_module(name)
+    assert len(module.__all__) == len(set(module.__all__))
+    for attr in module.__all__:
+        assert hasattr(module, attr), f"{name}.{attr}"
+    public = {n for n in vars(module) if not n.startswith("_")}
+    assert set(module.__all__) <= public
+
+
+def test_the_package_exports_the_embedder() -> None:
+    assert embedding.Embedder is Embedder
+    assert set(embedding.POOLINGS) == {"pooler", "mean", "cls"}

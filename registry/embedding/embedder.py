@@ -1,27 +1,8 @@
 """Embed texts with a base language model, pooled exactly as hfselect pools them.
 
-ESM-LogME compares a target's embeddings with the embeddings an ESM was trained on, so
-both must come from the same model *and the same pooling*. :class:`Embedder` reproduces
-the rules of ``hfselect.model_utils.get_pooled_output`` (hfselect 0.2.1), decided by the
-class ``transformers.AutoModel`` loads:
-
-============================================  ==========  ===============================
-model                                         pooling     what is returned
-============================================  ==========  ===============================
-``BertModel`` whose id contains               ``mean``    mean of the last hidden states
-``sentence-transformers``                                 over the attention mask
-other ``BertModel``                           ``pooler``  ``pooler_output`` (tanh dense on
-                                                          the first token)
-``DistilBertModel``                           ``cls``     last hidden state of token 0
-``RobertaModel``                              ``cls``     last hidden state of token 0
-============================================  ==========  ===============================
-
-hfselect refuses every other model class. hfselect only ever sees Hub ids; for a local
-folder the rules look at the Hub id it stands for (``model_id``). Two extensions cover
-cases hfselect never meets, so they cannot contradict an hfselect ESM: a local folder given
-without ``model_id`` that holds a sentence-transformers model (``modules.json`` or
-``config_sentence_transformers.json``) counts as one, and a sentence-transformers model of
-another class is mean-pooled too. For anything else pass ``pooling=`` explicitly. The
+Training fits an ESM on embeddings and ranking applies it to embeddings, so both embed
+through :class:`Embedder`: the same model loading (packaged models, local folders, Hub ids
+offline), the same pooling (:mod:`.pooling`) and the same cache (:mod:`.cache`). The
 chosen rule is :attr:`Embedder.pooling`, a plain string that the trainer records next to
 an ESM and the ranker uses for the target.
 
@@ -29,15 +10,12 @@ hfselect pads every text to ``max_length`` (128) tokens. Padding is masked out, 
 embeddings do not depend on it (up to float rounding); :meth:`Embedder.embed` therefore
 sorts texts by length, pads each batch only to its longest text, and restores the input
 order, which is several times faster on short texts. As in hfselect the model receives
-``input_ids`` and ``attention_mask`` only (no ``token_type_ids``), texts are truncated to
-``max_length`` tokens, and several text columns are joined into one string with
-:data:`TEXT_SEPARATOR` (``" [SEP] "``) rather than encoded as a tokenizer pair
-(:func:`join_columns`).
+``input_ids`` and ``attention_mask`` only (no ``token_type_ids``) and texts are truncated
+to ``max_length`` tokens. Several text columns are joined into one text before embedding
+(:func:`registry.labelled.join_columns`).
 
-Results are cached on disk (``<esm-registry home>/embeddings``) under a key made of the
-model id, its commit (or a hash of the files of a local model folder), the pooling, the
-maximum length and a hash of the texts; a second call with the same inputs does not load
-the model. Cache files are safetensors, never pickles.
+A second call with the same inputs reads the cache and does not load the model. torch
+and transformers are imported only when a model must run.
 
 Example:
     >>> embedder = Embedder("google-bert/bert-base-uncased")  # doctest: +SKIP
@@ -47,168 +25,58 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
-import safetensors
-import safetensors.numpy
+from huggingface_hub import HfApi, try_to_load_from_cache
+from huggingface_hub import constants as hf_constants
 
-from .. import paths
-from .._io import atomic_output
 from .._progress import progress_bar
 from ..errors import ModelLoadError, UsageError
-from ..models import packaged_model_path
+from .cache import (
+    cache_key,
+    cache_path,
+    default_cache_dir,
+    folder_fingerprint,
+    read_cache,
+    write_cache,
+)
+from .models import packaged_model_path
+from .pooling import POOLINGS, Pooling, pooled_output, pooling_rule
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = [
-    "CACHE_FORMAT",
-    "POOLINGS",
-    "TEXT_SEPARATOR",
-    "Embedder",
-    "Padding",
-    "Pooling",
-    "default_cache_dir",
-    "default_device",
-    "embed_texts",
-    "join_columns",
-    "texts_fingerprint",
-]
+__all__ = ["Embedder", "Padding", "default_device", "embed_texts"]
 
 logger = logging.getLogger(__name__)
 
-#: How hfselect joins the texts of several columns (``hfselect.dataset.TEXT_SEPARATOR``).
-TEXT_SEPARATOR: Final = " [SEP] "
-
-Pooling = Literal["pooler", "mean", "cls"]
 Padding = Literal["dynamic", "max_length"]
-#: The pooling rules: ``pooler`` (BERT's pooler output), ``mean`` (masked mean of the last
-#: hidden states, sentence-transformers), ``cls`` (last hidden state of the first token).
-POOLINGS: Final[tuple[Pooling, ...]] = ("pooler", "mean", "cls")
 
-#: Version of the cache key and file layout; bumped when either changes meaning.
-CACHE_FORMAT: Final = 1
-
-_ST_MARKER = "sentence-transformers"
-_ST_FILES = ("modules.json", "config_sentence_transformers.json")
 _SHA_RE = re.compile(r"[0-9a-f]{40}")
 #: Texts tokenized and length-sorted together; bounds the token lists held at once.
-_WINDOW = 16384
+_WINDOW: Final = 16384
 #: Model types whose position ids start after the padding index (RoBERTa's scheme).
 _OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "camembert", "data2vec-text"})
-#: Files of a local model folder that never affect the embeddings.
-_IGNORED_FILES = {"README.md", ".gitattributes", ".gitignore"}
-
-_hash_memo: dict[tuple[str, tuple[tuple[str, int, int], ...]], str] = {}
-_hash_lock = threading.Lock()
-
-
-# --- small public helpers --------------------------------------------------------------------
 
 
 def default_device() -> str:
     """``"cuda"`` when torch sees a GPU, else ``"cpu"``."""
-    import torch  # noqa: PLC0415 - heavy, only when embedding
+    import torch  # noqa: PLC0415 - heavy, only when a model runs
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def default_cache_dir() -> Path:
-    """``<esm-registry home>/embeddings`` (see :func:`registry.paths.default_home`)."""
-    return paths.default_embedding_cache()
-
-
-def join_columns(columns: Sequence[Sequence[Any]]) -> list[str]:
-    """Join several text columns row by row the way hfselect does (``" [SEP] "``).
-
-    The separator is plain text: BERT-style tokenizers turn it into their ``[SEP]`` token,
-    others tokenize the characters, exactly as hfselect's inputs were.
-
-    Args:
-        columns: One sequence of strings per column, all of the same length.
-
-    Example:
-        >>> join_columns([["a premise", "b"], ["a hypothesis", "c"]])
-        ['a premise [SEP] a hypothesis', 'b [SEP] c']
-    """
-    if not columns:
-        raise UsageError("join_columns needs at least one column")
-    lengths = {len(column) for column in columns}
-    if len(lengths) != 1:
-        raise UsageError(f"text columns differ in length: {sorted(lengths)}")
-    if len(columns) == 1:
-        return [str(text) for text in columns[0]]
-    return [TEXT_SEPARATOR.join(str(part) for part in row) for row in zip(*columns, strict=True)]
-
-
-def texts_fingerprint(texts: Iterable[str]) -> str:
-    """sha256 over the texts with their lengths, so ``["ab"]`` and ``["a", "b"]`` differ."""
-    digest = hashlib.sha256()
-    count = 0
-    for text in texts:
-        data = text.encode("utf-8", "surrogatepass")
-        digest.update(len(data).to_bytes(8, "little"))
-        digest.update(data)
-        count += 1
-    digest.update(count.to_bytes(8, "little"))
-    return digest.hexdigest()
-
-
 def _offline() -> bool:
     """``HF_HUB_OFFLINE`` as set now (huggingface_hub reads it once, at import)."""
-    from huggingface_hub import constants  # noqa: PLC0415
-
     value = os.environ.get("HF_HUB_OFFLINE", "").strip().upper()
-    return value in {"1", "ON", "YES", "TRUE"} or bool(constants.HF_HUB_OFFLINE)
-
-
-def _folder_fingerprint(folder: Path) -> str:
-    """sha256 of the files of a local model folder (names and contents), memoised by stat."""
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name not in _IGNORED_FILES)
-    stats = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
-    memo_key = (str(folder.resolve()), stats)
-    with _hash_lock:
-        cached = _hash_memo.get(memo_key)
-    if cached is not None:
-        return cached
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0")
-        file_digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                file_digest.update(block)
-        digest.update(file_digest.digest())
-    result = "sha256:" + digest.hexdigest()
-    with _hash_lock:
-        _hash_memo[memo_key] = result
-    return result
-
-
-def _pooling_for(model_class: type, name: str, folder: Path | None) -> Pooling | None:
-    """hfselect's rule for ``model_class`` (plus the sentence-transformers extension)."""
-    from transformers import BertModel, DistilBertModel, RobertaModel  # noqa: PLC0415
-
-    sentence_transformers = _ST_MARKER in name or (
-        folder is not None and any((folder / marker).is_file() for marker in _ST_FILES)
-    )
-    if issubclass(model_class, BertModel):
-        return "mean" if sentence_transformers else "pooler"
-    if issubclass(model_class, (DistilBertModel, RobertaModel)):
-        return "cls"
-    return "mean" if sentence_transformers else None
-
-
-# --- the embedder ---------------------------------------------------------------------------
+    return value in {"1", "ON", "YES", "TRUE"} or bool(hf_constants.HF_HUB_OFFLINE)
 
 
 class Embedder:
@@ -221,11 +89,11 @@ class Embedder:
             (a copy of a Hub model). It is what the pooling rule looks at (as hfselect
             looks at the name it loaded) and what the cache key names. Default: ``model``.
         revision: Branch, tag or commit of a Hub model (default: the main branch).
-        pooling: ``"auto"`` (hfselect's rules, see the module docstring) or one of
+        pooling: ``"auto"`` (hfselect's rules, see :mod:`.pooling`) or one of
             :data:`POOLINGS` to override them.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, … Default: :func:`default_device`.
-        cache_dir: Folder of the embedding cache; default :func:`default_cache_dir`;
-            ``False`` disables the cache.
+        cache_dir: Folder of the embedding cache; default ``<esm-registry home>/embeddings``
+            (:func:`.cache.default_cache_dir`); ``False`` disables the cache.
         local_files_only: Never download; default: when ``HF_HUB_OFFLINE`` is set, and
             always for a local folder.
 
@@ -257,7 +125,7 @@ class Embedder:
         if self._folder is None and isinstance(model, os.PathLike):
             raise ModelLoadError(f"no such model folder: {path}")
         if self._folder is None:
-            # A Hub id that a pip package ships (registry.models) loads from it, offline.
+            # A Hub id that a pip package ships (.models) loads from it, offline.
             packaged = packaged_model_path(str(model))
             if packaged is not None:
                 self._folder = packaged
@@ -300,7 +168,7 @@ class Embedder:
         """The model's ``transformers`` config (loaded without the weights)."""
         with self._lock:
             if self._config is None:
-                from transformers import AutoConfig  # noqa: PLC0415
+                from transformers import AutoConfig  # noqa: PLC0415 - heavy, only when used
 
                 self._config = self._load("config", AutoConfig)
             return self._config
@@ -341,7 +209,7 @@ class Embedder:
         """The ``transformers`` model (loaded on first access, in eval mode)."""
         with self._lock:
             if self._model is None:
-                from transformers import AutoModel  # noqa: PLC0415
+                from transformers import AutoModel  # noqa: PLC0415 - heavy, only when used
 
                 model = self._load("model", AutoModel)
                 model.eval()
@@ -360,7 +228,7 @@ class Embedder:
         """The model's tokenizer (loaded on first access)."""
         with self._lock:
             if self._tokenizer is None:
-                from transformers import AutoTokenizer  # noqa: PLC0415
+                from transformers import AutoTokenizer  # noqa: PLC0415 - heavy, only when used
 
                 self._tokenizer = self._load("tokenizer", AutoTokenizer)
             return self._tokenizer
@@ -387,7 +255,10 @@ class Embedder:
         if self._model is not None:
             model_class: type = type(self._model)
         else:
-            from transformers.models.auto.modeling_auto import MODEL_MAPPING  # noqa: PLC0415
+            # Heavy, only when the pooling is looked up.
+            from transformers.models.auto.modeling_auto import (  # noqa: PLC0415
+                MODEL_MAPPING,
+            )
 
             try:
                 found: Any = MODEL_MAPPING[type(self.config)]
@@ -399,7 +270,7 @@ class Embedder:
             model_class = found[0] if isinstance(found, tuple) else found
         # A folder's own files only speak for it when no Hub id says what it is.
         folder = self._folder if self._explicit_id is None else None
-        pooling = _pooling_for(model_class, self.model_id, folder)
+        pooling = pooling_rule(model_class, self.model_id, folder)
         if pooling is None:
             raise UsageError(
                 f"hfselect has no pooling rule for {model_class.__name__} ({self.model_id}); "
@@ -411,21 +282,17 @@ class Embedder:
 
     def _resolve_commit(self) -> str | None:
         if self._folder is not None:
-            return _folder_fingerprint(self._folder)
+            return folder_fingerprint(self._folder)
         revision = self._revision
         if revision is not None and _SHA_RE.fullmatch(revision):
             return revision
         if not self.local_files_only:
             try:
-                from huggingface_hub import HfApi  # noqa: PLC0415
-
                 sha = HfApi().model_info(self.model_name, revision=revision).sha
                 if sha:
                     return str(sha)
             except Exception as exc:  # the local cache may still know it
                 logger.debug("cannot ask the Hub for the commit of %s: %s", self.model_name, exc)
-        from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
-
         cached = try_to_load_from_cache(self.model_name, "config.json", revision=revision)
         if isinstance(cached, str):
             return Path(cached).parent.name
@@ -439,17 +306,14 @@ class Embedder:
         revision = self.revision
         if revision is None:
             return None
-        fields = {
-            "format": CACHE_FORMAT,
+        return cache_key(
             # A folder without a Hub id is known by its files alone, wherever it lies.
-            "model_id": self._explicit_id or (None if self._folder else self.model_id),
-            "revision": revision,
-            "pooling": self.pooling,
-            "max_length": max_length,
-            "texts": texts_fingerprint(texts),
-            "count": len(texts),
-        }
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+            model_id=self._explicit_id or (None if self._folder else self.model_id),
+            revision=revision,
+            pooling=self.pooling,
+            max_length=max_length,
+            texts=list(texts),
+        )
 
     def embed(
         self,
@@ -465,7 +329,7 @@ class Embedder:
         """Pooled embeddings of ``texts``, one row per text in input order.
 
         Args:
-            texts: The texts (join several columns first with :func:`join_columns`).
+            texts: The texts (join several columns first, see :mod:`registry.labelled`).
             batch_size: Texts per forward pass.
             max_length: Tokens per text at most (longer texts are truncated), as in hfselect.
             device: Run on this device instead of the embedder's.
@@ -502,8 +366,8 @@ class Embedder:
         max_length = self._fit_max_length(max_length)
         key = self.cache_key(texts, max_length=max_length) if use_cache else None
         path = self._cache_path(key)
-        if path is not None:
-            cached = _read_cache(path, key, len(texts))
+        if path is not None and key is not None:
+            cached = read_cache(path, key, len(texts))
             if cached is not None:
                 logger.info("embeddings of %d texts read from the cache %s", len(texts), path)
                 return cached
@@ -538,29 +402,18 @@ class Embedder:
     def _cache_path(self, key: str | None) -> Path | None:
         if key is None or self._cache_dir is None:
             return None
-        return self._cache_dir / key[:2] / f"{key}.safetensors"
+        return cache_path(self._cache_dir, key)
 
     def _write_cache(
         self, path: Path, key: str, embeddings: np.ndarray[Any, Any], max_length: int
     ) -> None:
         metadata = {
-            "key": key,
-            "format": str(CACHE_FORMAT),
             "model_id": self.model_id,
             "revision": str(self.revision),
             "pooling": self.pooling,
             "max_length": str(max_length),
         }
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_output(path) as temporary:
-                safetensors.numpy.save_file(
-                    {"embeddings": embeddings}, str(temporary), metadata=metadata
-                )
-        except OSError as exc:  # a cache that cannot be written is no reason to fail
-            logger.warning("cannot write the embedding cache %s: %s", path, exc)
-            return
-        logger.debug("cached embeddings in %s", path)
+        write_cache(path, key, embeddings, metadata)
 
     def _compute(
         self,
@@ -571,7 +424,7 @@ class Embedder:
         padding: Padding,
         progress: bool | None,
     ) -> np.ndarray[Any, np.dtype[np.float32]]:
-        import torch  # noqa: PLC0415
+        import torch  # noqa: PLC0415 - heavy, only when a model runs
 
         model, tokenizer, pooling = self.model, self.tokenizer, self.pooling
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -605,54 +458,12 @@ class Embedder:
                         span = slice(width - len(tokens), width) if left else slice(0, len(tokens))
                         input_ids[row, span] = torch.tensor(tokens, dtype=torch.long)
                         mask[row, span] = 1
-                    pooled = _pool(model, input_ids.to(device), mask.to(device), pooling)
+                    pooled = pooled_output(model, input_ids.to(device), mask.to(device), pooling)
                     out[[start + i for i in rows]] = pooled.float().cpu().numpy()
                     bar.update(1)
         if not np.isfinite(out).all():
             raise ModelLoadError(f"{self.model_name} produced non-finite embeddings")
         return out
-
-
-def _pool(model: Any, input_ids: Any, mask: Any, pooling: Pooling) -> Any:
-    """One forward pass, pooled as ``hfselect.model_utils.get_pooled_output`` does."""
-    outputs = model(input_ids, attention_mask=mask)
-    if pooling == "pooler":
-        pooled = getattr(outputs, "pooler_output", None)
-        if pooled is None:
-            raise ModelLoadError(
-                f"{type(model).__name__} has no pooler output; use pooling='cls' or 'mean'"
-            )
-        return pooled
-    hidden = outputs.last_hidden_state
-    if pooling == "cls":
-        return hidden[:, 0]
-    weights = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-
-
-def _read_cache(
-    path: Path, key: str | None, count: int
-) -> np.ndarray[Any, np.dtype[np.float32]] | None:
-    """The cached array, or ``None`` when absent, foreign or damaged (then recomputed)."""
-    if not path.is_file():
-        return None
-    try:
-        with safetensors.safe_open(str(path), framework="np") as handle:
-            stored_key = (handle.metadata() or {}).get("key")
-            array = handle.get_tensor("embeddings")
-    except Exception as exc:  # safetensors raises its own error types
-        logger.warning("ignoring the damaged embedding cache file %s: %s", path, exc)
-        return None
-    if (
-        stored_key != key
-        or array.dtype != np.float32
-        or array.ndim != 2
-        or array.shape[0] != count
-        or not np.isfinite(array).all()
-    ):
-        logger.warning("ignoring the embedding cache file %s: it does not match", path)
-        return None
-    return np.ascontiguousarray(array)
 
 
 def embed_texts(
