@@ -39,10 +39,10 @@ Scorer = Callable[[np.ndarray, np.ndarray], float]
 
 
 def load_ours() -> tuple[ModuleType, str]:
-    """registry.rank.scoring; by path when the package's other dependencies are not installed."""
+    """registry.ranker.scoring; by path when the package's other dependencies are not installed."""
     sys.path.insert(0, str(ROOT))
     try:
-        return importlib.import_module("registry.rank.scoring"), "registry.rank.scoring"
+        return importlib.import_module("registry.ranker.scoring"), "registry.ranker.scoring"
     except ImportError as exc:
         path = ROOT / "registry" / "rank" / "scoring.py"
         spec = importlib.util.spec_from_file_location("_bench_registry_logme", path)

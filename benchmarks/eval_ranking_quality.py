@@ -15,7 +15,7 @@ For the base model ``sentence-transformers/all-MiniLM-L6-v2`` (loaded from the
    least squares, :func:`registry.train.train_esm`) on the embeddings of exactly the model
    fine-tuned above (first seed), published into a temporary
    :class:`~registry.stores.LocalStore` (:func:`registry.publish.publish_esm`) and
-   ranked for the target's ``train`` split by :func:`registry.rank.rank` (explicit
+   ranked for the target's ``train`` split by :func:`registry.ranker.rank` (explicit
    registry = that store, ``--rank-examples`` examples, seed 42).
 3. **Agreement.** regret@k as in the paper, ``(best - best of top-k) / best * 100``, where
    ``best`` is the best measured target accuracy over the intermediate tasks and
@@ -395,7 +395,7 @@ def run(settings: Settings, workdir: Path, clock: Clock) -> dict[str, Any]:
     from registry.data import task_info
     from registry.embedding import resolve_model
     from registry.publish import publish_esm
-    from registry.rank import Embedder, load_target, logme, rank
+    from registry.ranker import Embedder, load_target, logme, rank
     from registry.stores import LocalStore
     from registry.train import (
         LMTrainingConfig,

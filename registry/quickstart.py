@@ -31,7 +31,7 @@ from .embedding import models
 from .errors import UsageError
 from .esm import Esm
 from .publish import publish_many
-from .rank import rank
+from .ranker import rank
 from .stores import open_store
 from .train import LMTrainingConfig, load_intermediate, train_esm
 

@@ -49,7 +49,7 @@ def test_every_module_all_is_accurate() -> None:
         "registry.cli.train",
         "registry.esm",
         "registry.catalog",
-        "registry.rank",
+        "registry.ranker",
         "registry.train",
         "registry.data",
         "registry.embedding",

@@ -14,7 +14,7 @@ from rank_support import require
 
 from registry.errors import DatasetError, UsageError
 from registry.labelled import TEXT_SEPARATOR, join_columns, load_labelled, sample_indices
-from registry.rank.target import load_target
+from registry.ranker.target import load_target
 from registry.train import load_intermediate
 
 datasets = pytest.importorskip("datasets")

@@ -15,10 +15,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "registry"
 
 #: layer -> layers it must never import.
 FORBIDDEN = {
-    "registry.train": ("registry.rank",),
-    "registry.rank": ("registry.train",),
-    "registry.embedding": ("registry.train", "registry.rank"),
-    "registry.labelled": ("registry.train", "registry.rank"),
+    "registry.train": ("registry.ranker",),
+    "registry.ranker": ("registry.train",),
+    "registry.embedding": ("registry.train", "registry.ranker"),
+    "registry.labelled": ("registry.train", "registry.ranker"),
 }
 
 
@@ -74,7 +74,7 @@ def test_layers_do_not_import_what_they_must_not(layer: str) -> None:
     assert not broken, broken
 
 
-@pytest.mark.parametrize("layer", ["registry.train", "registry.rank"])
+@pytest.mark.parametrize("layer", ["registry.train", "registry.ranker"])
 def test_training_and_ranking_stand_on_embedding_and_labelled_data(layer: str) -> None:
     used = set().union(*(_imports(path) for path in _files(layer)))
     assert any(_within(name, "registry.embedding") for name in used)
@@ -83,13 +83,13 @@ def test_training_and_ranking_stand_on_embedding_and_labelled_data(layer: str) -
 
 def test_the_checker_resolves_relative_and_lazy_imports() -> None:
     source = (
-        "from ..rank import api\n"
+        "from ..ranker import api\n"
         "from . import fit\n"
         "def f():\n"
-        "    import registry.rank.target\n"
+        "    import registry.ranker.target\n"
         "    from registry import train\n"
     )
     names = _resolve(source, "registry.train")
-    assert {"registry.rank", "registry.rank.api", "registry.train.fit"} <= names
-    assert {"registry.rank.target", "registry.train"} <= names
+    assert {"registry.ranker", "registry.ranker.api", "registry.train.fit"} <= names
+    assert {"registry.ranker.target", "registry.train"} <= names
     assert "registry.labelled" in _imports(PACKAGE / "train" / "data.py")

@@ -16,9 +16,9 @@ from registry.errors import DatasetError, NoEsmsFoundError, UsageError
 from registry.esm import Esm
 from registry.filters import SearchFilters
 from registry.publish import build_files, publish_many
-from registry.rank import Embedder, Ranking, load_target, logme, rank
-from registry.rank.api import find_candidates
-from registry.rank.fetch import EsmRef, fetch_esms
+from registry.ranker import Embedder, Ranking, load_target, logme, rank
+from registry.ranker.api import find_candidates
+from registry.ranker.fetch import EsmRef, fetch_esms
 from registry.stores import HubStore, LocalStore, RetryPolicy
 
 from hub_server import FakeHub
@@ -120,7 +120,7 @@ def test_rank_a_local_store(
 ) -> None:
     store = LocalStore(tmp_path / "registry")
     esms = _fill(store)
-    with caplog.at_level(logging.WARNING, logger="registry.rank"):
+    with caplog.at_level(logging.WARNING, logger="registry.ranker"):
         ranking = _rank(target_csv, model, registry=store)
     _check_scores(ranking, _reference_scores(model, target_csv, esms))
     assert len(ranking) == len(esms)
@@ -277,11 +277,11 @@ def test_fetch_streams_in_order_and_reports_failures(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "registry.rank",
-        "registry.rank.api",
-        "registry.rank.fetch",
-        "registry.rank.ranking",
-        "registry.rank.target",
+        "registry.ranker",
+        "registry.ranker.api",
+        "registry.ranker.fetch",
+        "registry.ranker.ranking",
+        "registry.ranker.target",
         "registry.cli.rank",
     ],
 )
@@ -316,7 +316,7 @@ def test_a_chunk_that_fails_to_score_is_retried_one_by_one(
 ) -> None:
     import importlib
 
-    logme_module = importlib.import_module("registry.rank.scoring")
+    logme_module = importlib.import_module("registry.ranker.scoring")
     esms = _esms()
     poisoned = esms[2].weight
     original = logme_module._score_linear_chunk

@@ -1,4 +1,4 @@
-"""The Ranking result (registry.rank.ranking): order, ranks, tables and exports."""
+"""The Ranking result (registry.ranker.ranking): order, ranks, tables and exports."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import re
 import pytest
 from esm_factory import make_metadata
 
-from registry.rank import ranking as ranking_module
-from registry.rank.ranking import COLUMNS, RankedEsm, Ranking, SkippedEsm
+from registry.ranker import ranking as ranking_module
+from registry.ranker.ranking import COLUMNS, RankedEsm, Ranking, SkippedEsm
 
 
 def _ranking(count: int = 12) -> Ranking:

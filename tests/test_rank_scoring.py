@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-import registry.rank
-from registry.rank.scoring import (
+import registry.ranker
+from registry.ranker.scoring import (
     LogMEResult,
     TargetStatistics,
     logme,
@@ -23,8 +23,8 @@ from registry.rank.scoring import (
     score_linear_stream,
 )
 
-# registry.rank re-exports the function logme, which shadows the submodule as an attribute.
-logme_module = importlib.import_module("registry.rank.scoring")
+# registry.ranker re-exports the function logme, which shadows the submodule as an attribute.
+logme_module = importlib.import_module("registry.ranker.scoring")
 
 Array = NDArray[np.float64]
 
@@ -310,7 +310,7 @@ def test_rank_deficient_features_with_many_examples() -> None:
 def test_non_convergence_is_reported(caplog: pytest.LogCaptureFixture) -> None:
     x, w, b, y = make_problem(60, 200, seed=14, classes=5)
     f = x @ w.T + b
-    with caplog.at_level(logging.WARNING, logger="registry.rank.scoring"):
+    with caplog.at_level(logging.WARNING, logger="registry.ranker.scoring"):
         capped = logme(f, y)
     assert not capped.converged
     assert capped.n_iter.max() == 50
@@ -399,6 +399,6 @@ def test_bad_inputs_are_rejected() -> None:
 
 def test_public_api_is_what_all_says() -> None:
     for name in logme_module.__all__:
-        assert getattr(registry.rank, name) is getattr(logme_module, name)
-    assert set(logme_module.__all__) <= set(registry.rank.__all__)
+        assert getattr(registry.ranker, name) is getattr(logme_module, name)
+    assert set(logme_module.__all__) <= set(registry.ranker.__all__)
     assert isinstance(logme(np.eye(3), [0, 1, 1]), LogMEResult)

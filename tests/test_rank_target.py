@@ -1,4 +1,4 @@
-"""Loading targets (registry.rank.target): every input kind, label kinds, hfselect's sample."""
+"""Loading targets (registry.ranker.target): every input kind, label kinds, hfselect's sample."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rank_support import require
 
 from registry.errors import DatasetError, UsageError
 from registry.labelled import sample_indices
-from registry.rank.target import Target, load_target
+from registry.ranker.target import Target, load_target
 
 pd = pytest.importorskip("pandas")
 datasets = pytest.importorskip("datasets")

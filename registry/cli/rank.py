@@ -31,7 +31,7 @@ _TABLE_TOP = 10
 def _cmd_rank(args: argparse.Namespace) -> int:
     # Imported here: the ranker pulls in numpy, the Hub client and (when embedding) torch.
     from ..errors import UsageError  # noqa: PLC0415
-    from ..rank import rank  # noqa: PLC0415
+    from ..ranker import rank  # noqa: PLC0415
 
     if args.file is not None:
         from pathlib import Path  # noqa: PLC0415

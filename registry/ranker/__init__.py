@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.rank.scoring import (
+from registry.ranker.scoring import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_ITER,
     DEFAULT_TOL,
@@ -30,10 +30,10 @@ __all__ = [
 # embedding layer and the labelled-data loader it uses --------------------------------------
 from registry.embedding import POOLINGS, Embedder, Pooling, default_device, embed_texts
 from registry.labelled import TEXT_SEPARATOR, join_columns, sample_indices
-from registry.rank.api import find_candidates, rank
-from registry.rank.fetch import EsmRef, FetchedEsm, fetch_esms, load_esm
-from registry.rank.ranking import RankedEsm, Ranking, SkippedEsm
-from registry.rank.target import Target, load_target
+from registry.ranker.api import find_candidates, rank
+from registry.ranker.fetch import EsmRef, FetchedEsm, fetch_esms, load_esm
+from registry.ranker.ranking import RankedEsm, Ranking, SkippedEsm
+from registry.ranker.target import Target, load_target
 
 __all__ += [
     "POOLINGS",

@@ -9,7 +9,7 @@ The flow, left to right:
 4. stream them from the store on a thread pool (:mod:`.fetch`) into LogME
    (:mod:`.logme`): linear ESMs are scored in batches from the target's statistics without
    building ``X Wᵀ + b``; other architectures through ``esm.apply`` and plain LogME;
-5. return a :class:`~registry.rank.ranking.Ranking`; ESMs that fail to load, do not fit or
+5. return a :class:`~registry.ranker.ranking.Ranking`; ESMs that fail to load, do not fit or
    cannot be scored are listed in :attr:`Ranking.skipped` and in one warning.
 
 Example:
@@ -284,7 +284,7 @@ def rank(
     Args:
         target: The target data: a Hub dataset id, a local csv/tsv/json/jsonl/parquet
             file, a ``datasets.Dataset``, a pandas ``DataFrame``, a dict of columns, a
-            ``(texts, labels)`` pair, or a loaded :class:`~registry.rank.target.Target`.
+            ``(texts, labels)`` pair, or a loaded :class:`~registry.ranker.target.Target`.
         base_model: Hub id of the base language model; ESMs are matched by it (aliases
             included) and the target is embedded with it.
         registry: Where the ESMs are read from: a store, or what

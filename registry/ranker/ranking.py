@@ -122,7 +122,7 @@ class Ranking(Sequence[RankedEsm]):
             by name) and ranked 1, 2, …
         base_model: The base model the target was embedded with.
         pooling: The pooling used for the target's embeddings.
-        target: A summary of the target (see :meth:`registry.rank.target.Target.describe`).
+        target: A summary of the target (see :meth:`registry.ranker.target.Target.describe`).
         skipped: ESMs left out, with their reasons.
         notes: Remarks from scoring, e.g. how many LogME iterations did not converge.
 
