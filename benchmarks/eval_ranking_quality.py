@@ -393,9 +393,9 @@ def run(settings: Settings, workdir: Path, clock: Clock) -> dict[str, Any]:
     import torch
 
     from registry.data import task_info
-    from registry.embedding import resolve_model
+    from registry.embedding import Embedder, EmbeddingOptions, resolve_model
     from registry.publish import publish_esm
-    from registry.ranker import Embedder, load_target, logme, rank
+    from registry.ranker import load_target, logme, rank
     from registry.stores import LocalStore
     from registry.train import (
         LMTrainingConfig,
@@ -481,9 +481,9 @@ def run(settings: Settings, workdir: Path, clock: Clock) -> dict[str, Any]:
                         fine_tuned_model=folder,
                         lm_training=lm_config.hyperparameters(),
                         seed=DATA_SEED,
-                        max_length=settings.max_length,
-                        device="cpu",
-                        cache_dir=cache,
+                        embedding=EmbeddingOptions(
+                            max_length=settings.max_length, device="cpu", cache=cache
+                        ),
                         developers="benchmarks/eval_ranking_quality.py",
                         progress=False,
                     )
@@ -518,7 +518,7 @@ def run(settings: Settings, workdir: Path, clock: Clock) -> dict[str, Any]:
             seed=DATA_SEED,
             max_length=settings.max_length,
             device="cpu",
-            embedding_cache=cache,
+            cache=cache,
             progress=False,
         )
     by_repo = {r.repo_id: r for r in results.values()}

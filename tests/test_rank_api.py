@@ -12,11 +12,12 @@ from esm_factory import make_esm
 from rank_support import BASE_MODEL, build_model, reviews
 
 from registry.aliases import base_model_ids
+from registry.embedding import Embedder
 from registry.errors import DatasetError, NoEsmsFoundError, UsageError
 from registry.esm import Esm
 from registry.filters import SearchFilters
 from registry.publish import build_files, publish_many
-from registry.ranker import Embedder, Ranking, load_target, logme, rank
+from registry.ranker import Ranking, load_target, logme, rank
 from registry.ranker.api import find_candidates
 from registry.ranker.fetch import EsmRef, fetch_esms
 from registry.stores import HubStore, LocalStore, RetryPolicy

@@ -22,6 +22,7 @@ from rank_support import BASE_MODEL, build_model, require, reviews
 
 from registry.card import validate_card
 from registry.cli import main
+from registry.embedding import EmbeddingOptions
 from registry.errors import DatasetError, TrainingError, UsageError
 from registry.esm import Esm
 from registry.metadata import Hyperparameters
@@ -322,7 +323,7 @@ def test_train_with_a_given_fine_tuned_model(
         base_model_id=BASE_MODEL,
         lm_training=Hyperparameters(num_epochs=3, optimizer="AdamW"),
         seed=4,
-        cache_dir=False,
+        embedding=EmbeddingOptions(cache=False),
         developers="Test Developer",
         progress=False,
     )
@@ -388,8 +389,7 @@ def test_train_with_fine_tuning_and_adamw(tiny_models: tuple[Path, Path], tmp_pa
         lm_config=LMTrainingConfig(batch_size=8, learning_rate=1e-3, max_steps=3),
         esm_config=EsmTrainingConfig(method="adamw", num_epochs=3, batch_size=8),
         seed=1,
-        max_length=32,
-        cache_dir=False,
+        embedding=EmbeddingOptions(max_length=32, cache=False),
         save_fine_tuned=tmp_path / "fine-tuned",
         progress=False,
     )
@@ -420,7 +420,13 @@ def test_train_validates_its_arguments(tiny_models: tuple[Path, Path], review_fi
     with pytest.raises(UsageError, match="not both"):
         train_esm(base, data, fine_tuned_model=tuned, fine_tune_base=True, base_model_id=BASE_MODEL)
     with pytest.raises(UsageError, match="base_model_id"):
-        train_esm(base, data, fine_tuned_model=tuned, cache_dir=False, progress=False)
+        train_esm(
+            base,
+            data,
+            fine_tuned_model=tuned,
+            embedding=EmbeddingOptions(cache=False),
+            progress=False,
+        )
     with pytest.raises(UsageError, match="lm_training"):
         train_esm(
             base,
@@ -446,7 +452,7 @@ def test_fine_tuned_model_of_another_size_is_refused(
             _reviews(review_file),
             fine_tuned_model=other,
             base_model_id=BASE_MODEL,
-            cache_dir=False,
+            embedding=EmbeddingOptions(cache=False),
             progress=False,
         )
 

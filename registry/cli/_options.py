@@ -8,18 +8,27 @@ every command (``--registry``, ``--catalog``, the search filters, ``--no-progres
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, Literal, TypeVar
 
+from ..embedding.pooling import POOLINGS
 from ..filters import SearchFilters
 from ._common import non_negative_int, positive_int
 
 __all__ = [
+    "EMBEDDING_FLAGS",
+    "SCORING_FLAGS",
+    "TARGET_FLAGS",
+    "Flag",
     "add_catalog_option",
     "add_filter_options",
     "add_format_option",
+    "add_option_group",
     "add_progress_option",
     "add_registry_options",
     "filters_from_args",
+    "options_from_args",
     "progress_from_args",
 ]
 
@@ -120,3 +129,128 @@ def add_format_option(
         default=choices[0],
         help=f"output format (default {choices[0]})",
     )
+
+
+# --- option groups of the library, as flags ----------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """How one field of an option group appears on the command line.
+
+    ``kind``: ``value`` (``--flag VALUE``), ``list`` (repeatable), ``switch`` (sets
+    ``True``) or ``off`` (sets ``False``, e.g. ``--no-cache`` for ``cache``).
+    """
+
+    names: tuple[str, ...]
+    help: str
+    kind: Literal["value", "list", "switch", "off"] = "value"
+    type: Callable[[str], Any] | None = None
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+
+
+#: :class:`~registry.ranker.options.TargetOptions` as flags.
+TARGET_FLAGS: Mapping[str, Flag] = {
+    "text_column": Flag(
+        ("--text-column",),
+        "text column (default 'text'); repeat to join several",
+        "list",
+        metavar="C",
+    ),
+    "label_column": Flag(
+        ("--label-column",),
+        "label column (default 'label'); repeat for several regression targets",
+        "list",
+        metavar="L",
+    ),
+    "regression": Flag(("--regression",), "the labels are real-valued targets", "switch"),
+    "num_examples": Flag(
+        ("--num-examples",), "target examples to sample", type=positive_int, metavar="N"
+    ),
+    "seed": Flag(("--seed",), "seed of the sample", type=non_negative_int, metavar="S"),
+    "subset": Flag(("--subset",), "subset of the Hub dataset", metavar="S"),
+    "split": Flag(("--split",), "split of the Hub dataset (default train)", metavar="SPLIT"),
+}
+
+#: :class:`~registry.embedding.EmbeddingOptions` as flags (``rank`` and ``train``).
+EMBEDDING_FLAGS: Mapping[str, Flag] = {
+    "batch_size": Flag(
+        ("--embedding-batch-size",), "texts per forward pass", type=positive_int, metavar="N"
+    ),
+    "max_length": Flag(("--max-length",), "tokens per text", type=positive_int, metavar="N"),
+    "pooling": Flag(
+        ("--pooling",),
+        "how token states become one embedding ('auto': hfselect's rule for the model; it "
+        "must match how the ESMs were trained)",
+        choices=("auto", *POOLINGS),
+    ),
+    "device": Flag(("--device",), "cpu, cuda, cuda:1, … (default: a GPU if any)", metavar="D"),
+    "model_path": Flag(
+        ("--model-path",), "load the base model from this local copy", metavar="DIR"
+    ),
+    "cache": Flag(("--no-cache",), "do not cache the embeddings", "off"),
+}
+
+#: :class:`~registry.ranker.options.ScoringOptions` as flags.
+SCORING_FLAGS: Mapping[str, Flag] = {
+    "jobs": Flag(("--jobs",), "ESMs downloaded at the same time", type=positive_int, metavar="N"),
+    "chunk_size": Flag(
+        ("--chunk-size",), "linear ESMs scored per batched call", type=positive_int, metavar="N"
+    ),
+}
+
+
+def _default(cls: type[Any], name: str) -> Any:
+    spec = next(f for f in fields(cls) if f.name == name)
+    return spec.default if spec.default is not MISSING else None
+
+
+def add_option_group(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type[Any],
+    flags: Mapping[str, Flag],
+    *,
+    skip: Sequence[str] = (),
+    aliases: Mapping[str, Sequence[str]] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> None:
+    """Add a flag for every field of the dataclass ``cls`` (but ``skip``), as ``flags`` say.
+
+    Defaults are the dataclass's (or ``defaults``, which :func:`options_from_args` must get
+    too), shown in the help; ``aliases`` adds more names to a flag.
+    """
+    for name, flag in flags.items():
+        if name in skip:
+            continue
+        names = (*flag.names, *(aliases or {}).get(name, ()))
+        default = (defaults or {}).get(name, _default(cls, name))
+        shown = f" (default {default})" if flag.kind == "value" and default is not None else ""
+        common: dict[str, Any] = {"dest": name, "help": flag.help + shown}
+        if flag.kind == "switch":
+            parser.add_argument(*names, action="store_true", default=None, **common)
+        elif flag.kind == "off":
+            parser.add_argument(*names, action="store_const", const=False, default=None, **common)
+        elif flag.kind == "list":
+            parser.add_argument(*names, action="append", metavar=flag.metavar, **common)
+        else:
+            if flag.type is not None:
+                common["type"] = flag.type
+            parser.add_argument(*names, choices=flag.choices, metavar=flag.metavar, **common)
+
+
+def options_from_args(
+    cls: type[T],
+    flags: Mapping[str, Flag],
+    args: argparse.Namespace,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+) -> T:
+    """The ``cls`` instance the flags of :func:`add_option_group` describe (unset: defaults)."""
+    given = dict(defaults or {})
+    given.update(
+        {name: getattr(args, name) for name in flags if getattr(args, name, None) is not None}
+    )
+    return cls(**given)

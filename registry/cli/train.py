@@ -21,10 +21,21 @@ import math
 import sys
 from typing import Any
 
+from ..embedding.options import EmbeddingOptions
 from ..errors import UsageError
+from ..train.config import DEFAULT_EMBEDDING_BATCH_SIZE
 from ._common import EXIT_OK, non_negative_int, positive_int
+from ._options import (
+    EMBEDDING_FLAGS,
+    add_option_group,
+    add_progress_option,
+    options_from_args,
+    progress_from_args,
+)
 
 __all__ = ["add_train_command"]
+
+_EMBEDDING_DEFAULTS = {"batch_size": DEFAULT_EMBEDDING_BATCH_SIZE}
 
 
 def _float(minimum: float, *, inclusive: bool = True, below: float | None = None) -> Any:
@@ -68,7 +79,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--lm-max-steps limits --fine-tune; it does not apply to a given model")
     if args.method == "adamw" and args.ridge:
         raise UsageError("--ridge applies to --method lstsq")
-    progress = False if args.no_progress else None
+    progress = progress_from_args(args)
     columns = _columns(args.text_column)
     data = load_intermediate(
         args.task if args.task is not None else args.file,
@@ -122,11 +133,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         lm_training=lm_training,
         esm_config=esm_config,
         seed=args.seed,
-        max_length=args.max_length,
-        embedding_batch_size=args.embedding_batch_size,
-        pooling=args.pooling,
-        device=args.device,
-        cache_dir=False if args.no_cache else None,
+        embedding=options_from_args(
+            EmbeddingOptions, EMBEDDING_FLAGS, args, defaults=_EMBEDDING_DEFAULTS
+        ),
         save_fine_tuned=args.save_fine_tuned,
         developers=args.developers,
         license=args.license,
@@ -181,14 +190,6 @@ def add_train_command(commands: argparse._SubParsersAction[Any]) -> None:
     models.add_argument(
         "--save-fine-tuned", metavar="DIR", help="keep the model fine-tuned by --fine-tune"
     )
-    models.add_argument(
-        "--pooling",
-        choices=("auto", "mean", "cls", "pooler"),
-        default="auto",
-        help="how token states become one embedding (default: hfselect's rule for the "
-        "base model; the ranker must use the same)",
-    )
-    models.add_argument("--device", metavar="DEV", help="cpu, cuda, ... (default: GPU if any)")
 
     task = train.add_argument_group("intermediate task")
     source = task.add_mutually_exclusive_group(required=True)
@@ -264,22 +265,18 @@ def add_train_command(commands: argparse._SubParsersAction[Any]) -> None:
         help="share of pairs held out to measure the MSE (default 0.1)",
     )
 
-    run = train.add_argument_group("embedding and output")
-    run.add_argument(
-        "--max-length", type=positive_int, default=128, metavar="N", help="tokens per text"
+    add_option_group(
+        train.add_argument_group("embedding"),
+        EmbeddingOptions,
+        EMBEDDING_FLAGS,
+        skip=("model_path",),  # --base-model is the folder, --base-model-id its Hub id
+        defaults=_EMBEDDING_DEFAULTS,
     )
-    run.add_argument(
-        "--embedding-batch-size",
-        type=positive_int,
-        default=64,
-        metavar="N",
-        help="texts per forward pass (default 64)",
-    )
-    run.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
+    run = train.add_argument_group("output")
     run.add_argument("--developers", metavar="WHO", help="who trained the ESM (for the card)")
     run.add_argument(
         "--license", default="apache-2.0", metavar="ID", help="license of the ESM (apache-2.0)"
     )
     run.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="ESM folder")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_option(run)
     train.set_defaults(func=_cmd_train)

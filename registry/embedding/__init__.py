@@ -7,9 +7,10 @@ through this package:
 - :mod:`.models`: Hub models that pip packages ship, so they load offline;
 - :mod:`.pooling`: hfselect's pooling rules and the pooled forward pass;
 - :mod:`.cache`: the on-disk cache of embeddings (safetensors);
-- :mod:`.embedder`: :class:`Embedder`, which puts the three together.
+- :mod:`.options`: :class:`EmbeddingOptions`, the settings shared by ``train`` and ``rank``;
+- :mod:`.embedder`: :class:`Embedder`, which puts them together.
 
-Importing this package does not import torch or transformers; they load when a model runs.
+Names load on first use; torch and transformers only when a model runs.
 
 Example:
     >>> from registry.embedding import Embedder, resolve_model
@@ -19,21 +20,29 @@ Example:
 
 from __future__ import annotations
 
-from .cache import CACHE_FORMAT, default_cache_dir, texts_fingerprint
-from .embedder import Embedder, Padding, default_device, embed_texts
-from .models import (
-    PackagedModel,
-    ResolvedModel,
-    packaged_model_path,
-    register_packaged_model,
-    resolve_model,
-)
-from .pooling import POOLINGS, Pooling
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .cache import CACHE_FORMAT, default_cache_dir, texts_fingerprint
+    from .embedder import Embedder, Padding, default_device, embed_texts
+    from .models import (
+        PackagedModel,
+        ResolvedModel,
+        packaged_model_path,
+        register_packaged_model,
+        resolve_model,
+    )
+    from .options import DEFAULT_MAX_LENGTH, EmbeddingOptions
+    from .pooling import POOLINGS, Pooling
 
 __all__ = [
     "CACHE_FORMAT",
+    "DEFAULT_MAX_LENGTH",
     "POOLINGS",
     "Embedder",
+    "EmbeddingOptions",
     "PackagedModel",
     "Padding",
     "Pooling",
@@ -46,3 +55,25 @@ __all__ = [
     "resolve_model",
     "texts_fingerprint",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "CACHE_FORMAT": ".cache",
+        "default_cache_dir": ".cache",
+        "texts_fingerprint": ".cache",
+        "Embedder": ".embedder",
+        "Padding": ".embedder",
+        "default_device": ".embedder",
+        "embed_texts": ".embedder",
+        "PackagedModel": ".models",
+        "ResolvedModel": ".models",
+        "packaged_model_path": ".models",
+        "register_packaged_model": ".models",
+        "resolve_model": ".models",
+        "DEFAULT_MAX_LENGTH": ".options",
+        "EmbeddingOptions": ".options",
+        "POOLINGS": ".pooling",
+        "Pooling": ".pooling",
+    },
+)

@@ -26,20 +26,20 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._progress import progress_bar
 from ..aliases import base_model_ids
-from ..embedding import Embedder, Pooling
+from ..embedding import Embedder
 from ..errors import EsmRegistryError, NoEsmsFoundError, UsageError
 from ..filters import SearchFilters
 from ..stores import RegistryStore, open_store
 from .fetch import EsmRef, FetchedEsm, fetch_esms
+from .options import OptionGroups, route_options
 from .ranking import RankedEsm, Ranking, SkippedEsm
 from .scoring import (
-    DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_ITER,
     LogMEResult,
     TargetStatistics,
@@ -261,30 +261,18 @@ def rank(
     catalog: Catalog | str | os.PathLike[str] | None = None,
     esms: Iterable[Any] | None = None,
     filters: SearchFilters | None = None,
-    text_column: str | Sequence[str] | None = None,
-    label_column: str | Sequence[str] | None = None,
-    regression: bool = False,
-    num_examples: int | None = 1000,
-    seed: int | None = 42,
-    subset: str | None = None,
-    split: str | None = None,
-    batch_size: int = 32,
-    max_length: int = 128,
-    device: str | None = None,
-    model_path: str | os.PathLike[str] | None = None,
-    pooling: Pooling | Literal["auto"] = "auto",
-    jobs: int = 8,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    embedding_cache: bool | str | os.PathLike[str] = True,
+    options: OptionGroups | None = None,
     token: str | None = None,
     progress: bool | None = True,
+    **keywords: Any,
 ) -> Ranking:
     """Rank intermediate tasks for ``target`` by the ESM-LogME score of their ESMs.
 
     Args:
-        target: The target data: a Hub dataset id, a local csv/tsv/json/jsonl/parquet
-            file, a ``datasets.Dataset``, a pandas ``DataFrame``, a dict of columns, a
-            ``(texts, labels)`` pair, or a loaded :class:`~registry.ranker.target.Target`.
+        target: The target data: a Hub dataset id, a shipped task, a local
+            csv/tsv/json/jsonl/parquet file (optionally gzipped), a ``datasets.Dataset``, a
+            pandas ``DataFrame``, a dict of columns, a ``(texts, labels)`` pair, or a loaded
+            :class:`~registry.ranker.target.Target`.
         base_model: Hub id of the base language model; ESMs are matched by it (aliases
             included) and the target is embedded with it.
         registry: Where the ESMs are read from: a store, or what
@@ -296,49 +284,42 @@ def rank(
             folders, repo ids (read from ``registry``) or catalog entries.
         filters: Only ESMs that pass these :class:`~registry.filters.SearchFilters`
             (architecture, task, language, size, …); the base model is ``base_model``.
-        text_column: Text column of the target, or several to join (default ``"text"``).
-        label_column: Label column (several regression targets allowed; default ``"label"``).
-        regression: The target is a regression task.
-        num_examples: Target examples to sample; ``None`` uses all.
-        seed: Seed of the sample (the same rows as hfselect for the same seed).
-        subset: Subset of a Hub target dataset.
-        split: Split of a Hub target dataset (default ``train``) or a ``DatasetDict``.
-        batch_size: Texts per forward pass of the base model.
-        max_length: Tokens per text at most.
-        device: ``"cuda"``, ``"cpu"``, …; default CUDA when available.
-        model_path: Load the base model from this folder (a local copy of ``base_model``).
-        pooling: ``"auto"`` (hfselect's rules) or an explicit pooling.
-        jobs: ESMs downloaded at the same time.
-        chunk_size: Linear ESMs scored per batched LogME call.
-        embedding_cache: Cache the target's embeddings (``True``: in the default folder;
-            a path: there; ``False``: off).
+        options: The target, embedding and scoring option groups
+            (:class:`~registry.ranker.options.OptionGroups`).
         token: Hub token for a Hub registry.
         progress: Progress bars for embedding, fetching and scoring; ``None``: only when
             stderr is a terminal.
+        keywords: Any field of :class:`~registry.ranker.options.TargetOptions`
+            (``text_column``, ``label_column``, ``num_examples``, ``seed``, …),
+            :class:`~registry.embedding.EmbeddingOptions` (``batch_size``, ``max_length``,
+            ``pooling``, ``device``, ``model_path``, ``cache``),
+            :class:`~registry.ranker.options.ScoringOptions` (``jobs``, ``chunk_size``) or
+            :class:`~registry.filters.SearchFilters`, set on top of ``options``.
 
     Returns:
         The ranking, best first, with skipped ESMs and scoring notes.
 
     Raises:
-        UsageError: invalid arguments or target data.
+        UsageError: invalid arguments or an unknown keyword.
+        DatasetError: the target cannot be used (unreadable, missing column, no rows).
         NoEsmsFoundError: no ESM matches the base model and filters.
         ModelLoadError: the base model cannot be loaded.
         CatalogError, StoreError: the catalog or registry cannot be read.
     """
-    if chunk_size < 1:
-        raise UsageError(f"chunk_size must be at least 1, got {chunk_size}")
-    if jobs < 1:
-        raise UsageError(f"jobs must be at least 1, got {jobs}")
-    filters = replace(filters or SearchFilters(), base_model=base_model)
+    groups = route_options(options, **keywords)
+    if filters is not None:
+        groups = replace(groups, filters=SearchFilters.of(filters, **groups.filters.given()))
+    sampling, embedding, scoring = groups.target, groups.embedding, groups.scoring
+    filters = replace(groups.filters, base_model=base_model)
     loaded = load_target(
         target,
-        text_column=text_column,
-        label_column=label_column,
-        regression=regression,
-        num_examples=num_examples,
-        seed=seed,
-        subset=subset,
-        split=split,
+        text_column=sampling.text_column,
+        label_column=sampling.label_column,
+        regression=sampling.regression,
+        num_examples=sampling.num_examples,
+        seed=sampling.seed,
+        subset=sampling.subset,
+        split=sampling.split,
     )
 
     # Candidates before the (slower) embedding, so a typo in the base model fails fast.
@@ -363,21 +344,24 @@ def rank(
         )
     logger.info("%d candidate ESM(s) for %s", len(refs), base_model)
 
-    cache: str | os.PathLike[str] | Literal[False] | None
-    cache = None if embedding_cache is True else embedding_cache
     embedder = Embedder(
-        model_path if model_path is not None else base_model,
+        embedding.model_path if embedding.model_path is not None else base_model,
         model_id=base_model,
-        pooling=pooling,
-        device=device,
-        cache_dir=cache,
+        pooling=embedding.pooling,
+        device=embedding.device,
+        cache_dir=embedding.cache_dir,
     )
     features = embedder.embed(
-        loaded.texts, batch_size=batch_size, max_length=max_length, progress=progress
+        loaded.texts,
+        batch_size=embedding.batch_size,
+        max_length=embedding.max_length,
+        progress=progress,
     )
     stats = TargetStatistics.from_embeddings(features, loaded.labels, regression=loaded.regression)
 
-    fetched = fetch_esms(refs, store, jobs=jobs, embedding_dim=features.shape[1], progress=progress)
+    fetched = fetch_esms(
+        refs, store, jobs=scoring.jobs, embedding_dim=features.shape[1], progress=progress
+    )
     with progress_bar(total=len(refs), desc="scoring ESMs", unit="esm", progress=progress) as bar:
         scorer = _Scorer(
             stats,
@@ -385,7 +369,7 @@ def rank(
             loaded,
             filters=residual,
             base_ids=set(base_model_ids(base_model)),
-            chunk_size=chunk_size,
+            chunk_size=scoring.chunk_size,
             bar=bar,
         )
         scorer.run(fetched)
@@ -396,7 +380,7 @@ def rank(
     summary.update(
         {
             "embedding_dim": int(features.shape[1]),
-            "max_length": max_length,
+            "max_length": embedding.max_length,
             "model_revision": embedder.revision,
         }
     )

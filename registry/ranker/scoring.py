@@ -54,6 +54,8 @@ from typing import Any, Final, cast
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .options import DEFAULT_CHUNK_SIZE
+
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_MAX_ITER",
@@ -75,9 +77,6 @@ _EPSILON: Final = 1e-5
 #: Iteration cap and relative tolerance on alpha/beta of the reference implementation.
 DEFAULT_MAX_ITER: Final = 50
 DEFAULT_TOL: Final = 1e-3
-#: ESMs scored together: enough to amortise Python overhead, small enough to keep memory flat
-#: (about 5 D^2 float64 per ESM in flight, ~24 MB each at D = 768).
-DEFAULT_CHUNK_SIZE: Final = 8
 #: Rows of the target factored per QR step, so building statistics never copies all of X at once.
 _QR_BLOCK_ROWS: Final = 8192
 _LOG_2PI: Final = math.log(2.0 * math.pi)

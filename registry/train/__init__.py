@@ -28,22 +28,29 @@ Example:
     >>> result.validation_mse < result.identity_mse  # doctest: +SKIP
     True
     >>> result.save("esms/minilm-noun-supersense")  # doctest: +SKIP
+
+Names load on first use, so that reading a configuration imports neither numpy nor torch.
 """
 
 from __future__ import annotations
 
-from .config import (
-    DEFAULT_SEED,
-    DEFAULT_VALIDATION_FRACTION,
-    EsmTrainingConfig,
-    FitMethod,
-    LMTrainingConfig,
-    lstsq_description,
-)
-from .data import IntermediateData, load_intermediate
-from .finetune import FineTuneOutcome, fine_tune
-from .fit import LSTSQ_RCOND, LinearFit, fit_adamw, fit_lstsq, split_validation
-from .pipeline import TrainResult, train_esm
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .config import (
+        DEFAULT_SEED,
+        DEFAULT_VALIDATION_FRACTION,
+        EsmTrainingConfig,
+        FitMethod,
+        LMTrainingConfig,
+        lstsq_description,
+    )
+    from .data import IntermediateData, load_intermediate
+    from .finetune import FineTuneOutcome, fine_tune
+    from .fit import LSTSQ_RCOND, LinearFit, fit_adamw, fit_lstsq, split_validation
+    from .pipeline import TrainResult, train_esm
 
 __all__ = [
     "DEFAULT_SEED",
@@ -64,3 +71,26 @@ __all__ = [
     "split_validation",
     "train_esm",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "DEFAULT_SEED": ".config",
+        "DEFAULT_VALIDATION_FRACTION": ".config",
+        "EsmTrainingConfig": ".config",
+        "FitMethod": ".config",
+        "LMTrainingConfig": ".config",
+        "lstsq_description": ".config",
+        "IntermediateData": ".data",
+        "load_intermediate": ".data",
+        "FineTuneOutcome": ".finetune",
+        "fine_tune": ".finetune",
+        "LSTSQ_RCOND": ".fit",
+        "LinearFit": ".fit",
+        "fit_adamw": ".fit",
+        "fit_lstsq": ".fit",
+        "split_validation": ".fit",
+        "TrainResult": ".pipeline",
+        "train_esm": ".pipeline",
+    },
+)

@@ -10,10 +10,12 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from ..embedding.options import DEFAULT_MAX_LENGTH
 from ..errors import UsageError
 from ..metadata import Hyperparameters
 
 __all__ = [
+    "DEFAULT_EMBEDDING_BATCH_SIZE",
     "DEFAULT_MAX_LENGTH",
     "DEFAULT_SEED",
     "DEFAULT_VALIDATION_FRACTION",
@@ -28,8 +30,9 @@ __all__ = [
 FitMethod = Literal["lstsq", "adamw"]
 
 DEFAULT_SEED = 42
+#: Texts per forward pass when training embeds (no gradients: larger than the ranker's).
+DEFAULT_EMBEDDING_BATCH_SIZE = 64
 DEFAULT_VALIDATION_FRACTION = 0.1
-DEFAULT_MAX_LENGTH = 128  # hfselect's
 
 
 @dataclass(frozen=True)

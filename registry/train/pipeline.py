@@ -20,7 +20,7 @@ import numpy as np
 
 from ..card import render_card
 from ..card.validate import validate_text
-from ..embedding import Embedder, Pooling, ResolvedModel, resolve_model
+from ..embedding import Embedder, EmbeddingOptions, ResolvedModel, resolve_model
 from ..errors import TrainingError, UsageError
 from ..esm import FORMAT_VERSION, Esm
 from ..labelled import LabelledSource
@@ -31,7 +31,12 @@ from ..metadata import (
     Hyperparameters,
     IntermediateTask,
 )
-from .config import DEFAULT_MAX_LENGTH, DEFAULT_SEED, EsmTrainingConfig, LMTrainingConfig
+from .config import (
+    DEFAULT_EMBEDDING_BATCH_SIZE,
+    DEFAULT_SEED,
+    EsmTrainingConfig,
+    LMTrainingConfig,
+)
 from .data import IntermediateData, load_intermediate
 from .finetune import FineTuneOutcome, fine_tune, tokenizer_overlay
 from .fit import FloatArray, fit_adamw, fit_lstsq, mean_squared_error, split_validation
@@ -100,11 +105,7 @@ def _embedding_pairs(
     lm_config: LMTrainingConfig | None,
     lm_training: Hyperparameters | None,
     seed: int,
-    max_length: int,
-    batch_size: int,
-    pooling: Pooling | Literal["auto"],
-    device: str | None,
-    cache_dir: str | os.PathLike[str] | Literal[False] | None,
+    embedding: EmbeddingOptions,
     save_fine_tuned: str | os.PathLike[str] | None,
     progress: bool | None,
 ) -> _Pairs:
@@ -112,8 +113,14 @@ def _embedding_pairs(
     when ``fine_tuned_model`` is ``None``), with the base model's pooling for both."""
     timings: dict[str, float] = {}
     texts = list(data.texts)
+    max_length, batch_size = embedding.max_length, embedding.batch_size
+    cache_dir = embedding.cache_dir
     base_embedder = Embedder(
-        base.path, model_id=base.model_id, pooling=pooling, device=device, cache_dir=cache_dir
+        base.path,
+        model_id=base.model_id,
+        pooling=embedding.pooling,
+        device=embedding.device,
+        cache_dir=cache_dir,
     )
     tick = time.perf_counter()
     x = base_embedder.embed(texts, batch_size=batch_size, max_length=max_length, progress=progress)
@@ -255,11 +262,7 @@ def train_esm(
     lm_training: Hyperparameters | None = None,
     esm_config: EsmTrainingConfig | None = None,
     seed: int = DEFAULT_SEED,
-    max_length: int = DEFAULT_MAX_LENGTH,
-    embedding_batch_size: int = 64,
-    pooling: Pooling | Literal["auto"] = "auto",
-    device: str | None = None,
-    cache_dir: str | os.PathLike[str] | Literal[False] | None = None,
+    embedding: EmbeddingOptions | None = None,
     save_fine_tuned: str | os.PathLike[str] | None = None,
     developers: str | None = None,
     license: str = DEFAULT_LICENSE,
@@ -268,8 +271,9 @@ def train_esm(
     """Train one ESM for ``base_model`` on an intermediate task.
 
     Args:
-        base_model: Hub id or local folder of the base model. A Hub id that a pip package
-            ships (see :mod:`registry.embedding.models`) is loaded from the package, offline.
+        base_model: Hub id or local folder of the base model (or set
+            ``embedding.model_path`` to a local copy of a Hub id). A Hub id that a pip
+            package ships (see :mod:`registry.embedding.models`) loads offline from it.
         data: The task: :class:`IntermediateData` from :func:`load_intermediate`, or
             anything :func:`load_intermediate` accepts (read with its defaults).
         fine_tuned_model: Hub id or folder of the model fine-tuned on the task.
@@ -280,12 +284,11 @@ def train_esm(
         lm_training: Hyperparameters to record for a given ``fine_tuned_model``.
         esm_config: How to fit the map (default: closed-form least squares).
         seed: Seeds the validation split, fine-tuning and the ``adamw`` fit.
-        max_length: Tokens per text (hfselect uses 128; the ranker must use the same).
-        embedding_batch_size: Texts per forward pass when embedding.
-        pooling: ``auto`` (hfselect's rule for the base model) or an explicit pooling.
-        device: ``cpu``, ``cuda``, ...; default: a GPU when there is one.
-        cache_dir: Embedding cache (``False``: none; default: the ranker's cache, so the
-            base model embeds each task once). A local fine-tuned folder is never cached.
+        embedding: How texts are embedded (:class:`~registry.embedding.EmbeddingOptions`;
+            default: its defaults with 64 texts per batch). ``max_length`` and ``pooling``
+            are recorded on the card, since the ranker must use the same; the cache is the
+            ranker's, so the base model embeds each task once (a local fine-tuned folder
+            is never cached).
         save_fine_tuned: Keep the model fine-tuned here (with its classifier head) there.
         developers: Who trained the ESM (recorded on the card).
         license: Hub license id of the ESM.
@@ -310,11 +313,13 @@ def train_esm(
         )
     if fine_tuned_model is None and lm_training is not None:
         raise UsageError("lm_training records a given model's training; configure with lm_config")
-    if embedding_batch_size < 1 or max_length < 2:
-        raise UsageError("embedding_batch_size must be >= 1 and max_length >= 2")
+    embedding = embedding or EmbeddingOptions(batch_size=DEFAULT_EMBEDDING_BATCH_SIZE)
     esm_config = esm_config or EsmTrainingConfig()
     if not isinstance(data, IntermediateData):
         data = load_intermediate(data, seed=seed)
+    if embedding.model_path is not None:  # a local copy of the Hub id base_model
+        base_model_id = base_model_id or str(base_model)
+        base_model = embedding.model_path
     base = resolve_model(base_model, model_id=base_model_id)
     try:
         IntermediateTask(task_id=base.model_id)  # the same Hub-id rules as base_model
@@ -331,11 +336,7 @@ def train_esm(
         lm_config=lm_config,
         lm_training=lm_training,
         seed=seed,
-        max_length=max_length,
-        batch_size=embedding_batch_size,
-        pooling=pooling,
-        device=device,
-        cache_dir=cache_dir,
+        embedding=embedding,
         save_fine_tuned=save_fine_tuned,
         progress=progress,
     )
@@ -373,7 +374,7 @@ def train_esm(
         extra["esm_ridge"] = float(esm_config.ridge)
     extra["esm_validation_fraction"] = float(esm_config.validation_fraction)
     extra["embedding_pooling"] = pairs.pooling
-    extra["embedding_max_length"] = max_length
+    extra["embedding_max_length"] = embedding.max_length
     if pairs.outcome is not None:
         extra["lm_steps"] = pairs.outcome.steps
     try:
@@ -398,7 +399,7 @@ def train_esm(
             fine_tuned_name=None if fine_tuned_model is None else str(fine_tuned_model),
             n_train=len(train),
             n_val=len(val),
-            max_length=max_length,
+            max_length=embedding.max_length,
         )
         metadata = EsmMetadata.model_validate({**metadata.model_dump(), **texts})
     except ValueError as exc:
