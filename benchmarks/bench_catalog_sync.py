@@ -36,7 +36,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from registry.catalog import Catalog  # noqa: E402
 from registry.metadata import EsmMetadata, to_config  # noqa: E402
-from registry.stores import HubStore  # noqa: E402
+from registry.stores.hub import HubStore  # noqa: E402
 
 from hub_server import FakeHub  # noqa: E402
 

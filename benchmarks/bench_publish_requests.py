@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from registry.esm import Esm  # noqa: E402
 from registry.metadata import EsmMetadata  # noqa: E402
 from registry.publish import publish_esm, publish_many  # noqa: E402
-from registry.stores import HubStore  # noqa: E402
+from registry.stores.hub import HubStore  # noqa: E402
 
 from hub_server import FakeHub  # noqa: E402
 

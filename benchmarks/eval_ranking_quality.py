@@ -396,7 +396,7 @@ def run(settings: Settings, workdir: Path, clock: Clock) -> dict[str, Any]:
     from registry.embedding import Embedder, EmbeddingOptions, resolve_model
     from registry.publish import publish_esm
     from registry.ranker import load_target, logme, rank
-    from registry.stores import LocalStore
+    from registry.stores.local import LocalStore
     from registry.train import (
         LMTrainingConfig,
         fine_tune,

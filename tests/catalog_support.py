@@ -13,7 +13,8 @@ from esm_factory import make_esm, make_metadata
 from registry.catalog import CatalogEntry
 from registry.metadata import EsmMetadata
 from registry.publish import build_files
-from registry.stores import HubStore, RepoInfo, RetryPolicy
+from registry.stores import RepoInfo
+from registry.stores.hub import HubStore, RetryPolicy
 
 from hub_server import FakeHub
 

@@ -24,7 +24,7 @@ from registry.catalog import (
     default_catalog_path,
 )
 from registry.errors import CatalogError, NotInCatalogError, UsageError
-from registry.stores import LocalStore
+from registry.stores.local import LocalStore
 
 
 @pytest.fixture

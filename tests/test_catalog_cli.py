@@ -11,7 +11,7 @@ import pytest
 from catalog_support import config_files, esm_files
 from esm_factory import legacy_config_bytes
 
-from registry.stores import LocalStore
+from registry.stores.local import LocalStore
 
 from cli_runner import run
 from hub_server import FakeHub

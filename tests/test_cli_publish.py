@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from esm_factory import legacy_config_bytes, write_esm_dir
 
-from registry.stores import LocalStore
+from registry.stores.local import LocalStore
 
 from cli_runner import run
 from hub_server import FakeHub

@@ -29,8 +29,9 @@ from registry.publish import (
     publish_many,
     refresh_cards,
 )
-from registry.stores import HubStore, LocalStore, RetryPolicy
 from registry.stores.base import RegistryStore
+from registry.stores.hub import HubStore, RetryPolicy
+from registry.stores.local import LocalStore
 
 from hub_server import FakeHub
 

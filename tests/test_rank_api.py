@@ -20,7 +20,8 @@ from registry.publish import build_files, publish_many
 from registry.ranker import Ranking, load_target, logme, rank
 from registry.ranker.api import find_candidates
 from registry.ranker.fetch import EsmRef, fetch_esms
-from registry.stores import HubStore, LocalStore, RetryPolicy
+from registry.stores.hub import HubStore, RetryPolicy
+from registry.stores.local import LocalStore
 
 from hub_server import FakeHub
 

@@ -13,7 +13,7 @@ from rank_support import BASE_MODEL, build_model, reviews
 
 from registry.cli import main
 from registry.publish import publish_many
-from registry.stores import LocalStore
+from registry.stores.local import LocalStore
 
 pd = pytest.importorskip("pandas")
 pytest.importorskip("transformers")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import logging
 import os
 import subprocess
@@ -14,7 +13,6 @@ from typing import Any
 
 import pytest
 
-import registry
 import registry.stores.local as local_module
 from registry.errors import (
     RepoNotFoundError,
@@ -25,16 +23,9 @@ from registry.errors import (
     UsageError,
 )
 from registry.paths import default_local_registry
-from registry.stores import (
-    HubStore,
-    LocalStore,
-    RegistryStore,
-    RetryPolicy,
-    derive_tags,
-    git_blob_sha1,
-    open_store,
-)
-from registry.stores.local import META_DIR
+from registry.stores import RegistryStore, derive_tags, git_blob_sha1, open_store
+from registry.stores.hub import HubStore, RetryPolicy
+from registry.stores.local import META_DIR, LocalStore
 
 from hub_server import FakeHub
 
@@ -830,32 +821,3 @@ sys.exit(f"changed: {changed}" if changed else 0)
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
     )
     assert run.returncode == 0, run.stderr
-
-
-def test_only_the_stores_package_knows_the_store_classes() -> None:
-    """Callers use the RegistryStore protocol and open_store; only stores/ and the CLI may
-    name an implementation (the package's top-level module re-exports them for users)."""
-    package = Path(registry.__file__).parent
-    forbidden_modules = {"registry.stores.hub", "registry.stores.local"}
-    forbidden_names = {"HubStore", "LocalStore"}
-    offenders = []
-    for path in sorted(package.rglob("*.py")):
-        relative = path.relative_to(package.parent)
-        if relative.parts[1] in ("stores", "cli") or relative == Path("registry/__init__.py"):
-            continue
-        module = ".".join(relative.with_suffix("").parts)
-        current = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            imported: list[str] = []
-            if isinstance(node, ast.Import):
-                imported = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parent = current.rsplit(".", node.level - 1)[0] if node.level > 1 else current
-                    base = f"{parent}.{base}".rstrip(".")
-                imported = [base] + [f"{base}.{alias.name}" for alias in node.names]
-                imported += [alias.name for alias in node.names if alias.name in forbidden_names]
-            if set(imported) & (forbidden_modules | forbidden_names):
-                offenders.append(f"{relative}:{node.lineno}")
-    assert offenders == []

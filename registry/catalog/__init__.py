@@ -11,10 +11,10 @@
 Example:
     >>> import tempfile
     >>> from registry.catalog import Catalog
-    >>> from registry.stores import LocalStore
+    >>> from registry.stores import open_store
     >>> folder = tempfile.mkdtemp()
     >>> with Catalog(f"{folder}/catalog.sqlite") as catalog:
-    ...     summary = catalog.sync(LocalStore(f"{folder}/registry"), progress=False)
+    ...     summary = catalog.sync(open_store(f"{folder}/registry"), progress=False)
     ...     len(catalog), summary.ok
     (0, True)
 """

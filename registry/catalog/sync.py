@@ -12,10 +12,10 @@
 Example:
     >>> import tempfile
     >>> from registry.catalog import Catalog
-    >>> from registry.stores import LocalStore
+    >>> from registry.stores import open_store
     >>> folder = tempfile.mkdtemp()
     >>> with Catalog(f"{folder}/catalog.sqlite") as catalog:
-    ...     catalog.sync(LocalStore(f"{folder}/registry"), progress=False).describe()
+    ...     catalog.sync(open_store(f"{folder}/registry"), progress=False).describe()
     '0 listed: nothing changed; 0 indexed'
 """
 

@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import csv
 import functools
 import json
 import sqlite3
@@ -93,8 +94,6 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[Any]], out: Text
 
 
 def _csv_rows(header: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
-    import csv  # noqa: PLC0415
-
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..embedding.options import EmbeddingOptions
 from ..errors import UsageError
+from ..metadata import Hyperparameters
 from ..train.config import DEFAULT_EMBEDDING_BATCH_SIZE
 from ._common import EXIT_OK, non_negative_int, positive_int
 from ._options import (
@@ -65,7 +66,6 @@ def _columns(values: list[str] | None) -> list[str] | None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     # Imported here: torch and transformers take seconds to import.
-    from ..metadata import Hyperparameters  # noqa: PLC0415
     from ..train import (  # noqa: PLC0415
         EsmTrainingConfig,
         LMTrainingConfig,

@@ -26,12 +26,13 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .._progress import progress_bar
 from ..aliases import base_model_ids
+from ..catalog import Catalog
 from ..embedding import Embedder
 from ..errors import EsmRegistryError, NoEsmsFoundError, UsageError
 from ..filters import SearchFilters
@@ -49,9 +50,6 @@ from .scoring import (
 )
 from .target import Target, TargetSource, load_target
 
-if TYPE_CHECKING:
-    from ..catalog import Catalog
-
 __all__ = ["find_candidates", "rank"]
 
 logger = logging.getLogger(__name__)
@@ -62,8 +60,6 @@ _SHOWN_SKIPS = 5
 
 def _open_catalog(catalog: Catalog | str | os.PathLike[str]) -> tuple[Catalog, bool]:
     """The catalog object, and whether this module opened it (and must close it)."""
-    from ..catalog import Catalog  # noqa: PLC0415
-
     if isinstance(catalog, Catalog):
         return catalog, False
     return Catalog(catalog, create=False), True

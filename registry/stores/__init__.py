@@ -8,12 +8,15 @@ obtains stores from :func:`open_store`; only this package knows what a store is 
 * ``hub``: the Hub at ``HF_ENDPOINT`` (default ``https://huggingface.co``);
 * an ``http://`` or ``https://`` URL: any Hub-compatible server;
 * a folder (``./registry``, ``/srv/esms``, ``~/esms``, ``file:///srv/esms``): a
-  :class:`LocalStore`. A bare word such as ``hubb`` is refused rather than silently
-  becoming a folder; write ``./hubb`` to mean one.
+  :class:`~registry.stores.local.LocalStore`. A bare word such as ``hubb`` is refused
+  rather than silently becoming a folder; write ``./hubb`` to mean one.
 
 The embedded default, used when no registry is named, is a local store in
 ``$ESM_REGISTRY_HOME/local``; ``ESM_REGISTRY_HOME`` defaults to ``$HF_HOME/esm-registry``
 (``~/.cache/huggingface/esm-registry`` when ``HF_HOME`` is unset too).
+
+To build a store with options of its own, import its class from its module
+(:mod:`registry.stores.hub`, :mod:`registry.stores.local`) or from :mod:`registry`.
 
 Example:
     >>> import tempfile
@@ -29,6 +32,8 @@ from urllib.parse import unquote, urlsplit
 
 from ..errors import UsageError
 from ..paths import default_local_registry
+from . import hub as _hub
+from . import local as _local
 from .base import (
     ESM_TAG,
     CommitResult,
@@ -40,19 +45,14 @@ from .base import (
     file_matches,
     git_blob_sha1,
 )
-from .hub import HubStore, RetryPolicy
-from .local import LocalStore
 
 __all__ = [
     "ESM_TAG",
     "CommitResult",
-    "HubStore",
-    "LocalStore",
     "RegistryStore",
     "RepoFile",
     "RepoInfo",
     "RepoType",
-    "RetryPolicy",
     "derive_tags",
     "file_matches",
     "git_blob_sha1",
@@ -87,10 +87,10 @@ def open_store(spec: str | None = None, *, token: str | None = None) -> Registry
         HubStore(endpoint='https://hub.example.org')
     """
     if spec is None or not spec.strip():
-        return LocalStore(default_local_registry())
+        return _local.LocalStore(default_local_registry())
     spec = spec.strip()
     if spec == "hub":
-        return HubStore(token=token)
+        return _hub.HubStore(token=token)
     if "://" in spec:
         parts = urlsplit(spec)
         scheme = parts.scheme.lower()
@@ -99,28 +99,28 @@ def open_store(spec: str | None = None, *, token: str | None = None) -> Registry
                 raise UsageError(f"registry URL {spec!r} has no host")
             if parts.query or parts.fragment:
                 raise UsageError(f"registry URL {spec!r} must not carry a query or fragment")
-            return HubStore(endpoint=spec.rstrip("/"), token=token)
+            return _hub.HubStore(endpoint=spec.rstrip("/"), token=token)
         if scheme == "file":
             if parts.netloc not in ("", "localhost"):
                 raise UsageError(f"file URL {spec!r} names a remote host; use a local folder")
             path = unquote(parts.path)
             if not path:
                 raise UsageError(f"file URL {spec!r} names no folder")
-            return _local(path)
+            return _local_store(path)
         raise UsageError(
             f"unsupported registry {spec!r}: use 'hub', an http(s):// URL of a Hub-compatible "
             "server, or a folder (a path or file:// URL)"
         )
     if _looks_like_path(spec):
-        return _local(spec)
+        return _local_store(spec)
     raise UsageError(
         f"unknown registry {spec!r}: use 'hub', an http(s):// URL, or a folder "
         f"(write './{spec}' for a folder of that name)"
     )
 
 
-def _local(path: str) -> LocalStore:
+def _local_store(path: str) -> _local.LocalStore:
     root = Path(path).expanduser()
     if root.exists() and not root.is_dir():
         raise UsageError(f"registry folder {root} is a file, not a folder")
-    return LocalStore(root)
+    return _local.LocalStore(root)
