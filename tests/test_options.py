@@ -57,6 +57,7 @@ def test_rank_flags_set_every_field() -> None:
         "--num-examples", "7", "--seed", "3", "--subset", "s", "--split", "dev",
         "--batch-size", "4", "--max-length", "16", "--pooling", "cls", "--device", "cpu",
         "--model-path", "m", "--no-cache", "--jobs", "2", "--chunk-size", "5",
+        "--backend", "numpy", "--dtype", "float32", "--threads", "3",
         "--architecture", "linear", "--language", "en", "--min-examples", "9",
     )  # fmt: skip
     assert options_from_args(TargetOptions, TARGET_FLAGS, args) == TargetOptions(
@@ -72,7 +73,7 @@ def test_rank_flags_set_every_field() -> None:
         batch_size=4, max_length=16, pooling="cls", device="cpu", model_path="m", cache=False
     )
     assert options_from_args(ScoringOptions, SCORING_FLAGS, args) == ScoringOptions(
-        jobs=2, chunk_size=5
+        jobs=2, chunk_size=5, backend="numpy", dtype="float32", threads=3
     )
     assert filters_from_args(args).describe() == (
         "base_model=org/model, architecture=linear, language=en, min_examples=9"
@@ -123,6 +124,9 @@ def test_keywords_are_routed_to_their_group() -> None:
         ({"max_length": 1}, "max_length"),
         ({"pooling": "first"}, "pooling"),
         ({"seed": -1}, "seed"),
+        ({"backend": "cuda"}, "backend"),
+        ({"dtype": "half"}, "dtype"),
+        ({"threads": 0}, "threads"),
     ],
 )
 def test_invalid_options_are_usage_errors(keywords: dict[str, object], message: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from ..embedding.pooling import POOLINGS
 from ..filters import SearchFilters
+from ..ranker.options import SCORING_BACKENDS, SCORING_DTYPES
 from ._common import non_negative_int, positive_int
 
 __all__ = [
@@ -198,7 +199,27 @@ EMBEDDING_FLAGS: Mapping[str, Flag] = {
 SCORING_FLAGS: Mapping[str, Flag] = {
     "jobs": Flag(("--jobs",), "ESMs downloaded at the same time", type=positive_int, metavar="N"),
     "chunk_size": Flag(
-        ("--chunk-size",), "linear ESMs scored per batched call", type=positive_int, metavar="N"
+        ("--chunk-size",),
+        "linear ESMs per batched call of the numpy and torch backends (raise it on a GPU)",
+        type=positive_int,
+        metavar="N",
+    ),
+    "backend": Flag(
+        ("--backend",),
+        "where the LogME decompositions run: auto (torch on a GPU, else LAPACK's "
+        "tridiagonal path when SciPy is installed), lapack, torch or numpy",
+        choices=SCORING_BACKENDS,
+    ),
+    "dtype": Flag(
+        ("--dtype",),
+        "precision of the decompositions; float32 is faster but moves scores slightly",
+        choices=SCORING_DTYPES,
+    ),
+    "threads": Flag(
+        ("--threads",),
+        "CPU threads for scoring (default: every core this process may use)",
+        type=positive_int,
+        metavar="N",
     ),
 }
 

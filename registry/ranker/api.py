@@ -37,6 +37,7 @@ from ..embedding import Embedder
 from ..errors import EsmRegistryError, NoEsmsFoundError, UsageError
 from ..filters import SearchFilters
 from ..stores import RegistryStore, open_store
+from .backends import ScoringBackend, resolve_backend
 from .fetch import EsmRef, FetchedEsm, fetch_esms
 from .options import OptionGroups, route_options
 from .ranking import RankedEsm, Ranking, SkippedEsm
@@ -131,7 +132,9 @@ class _Scorer:
         base_ids: set[str],
         chunk_size: int,
         bar: Any,
+        backend: ScoringBackend | None = None,
     ) -> None:
+        self.backend = backend if backend is not None else resolve_backend()
         self.stats = stats
         self.features = features
         self.target = target
@@ -204,7 +207,9 @@ class _Scorer:
         """Score everything; a chunk that fails is re-scored one ESM at a time."""
         source = self._linear_pairs(fetched)
         while True:
-            stream = score_linear_stream(self.stats, source, chunk_size=self.chunk_size)
+            stream = score_linear_stream(
+                self.stats, source, chunk_size=self.chunk_size, backend=self.backend
+            )
             try:
                 for result in stream:
                     self.add(self._in_flight.popleft(), result)
@@ -217,7 +222,7 @@ class _Scorer:
     def _score_single(self, item: FetchedEsm) -> None:
         assert item.esm is not None
         try:
-            result = score_linear(self.stats, item.esm.weight, item.esm.bias)
+            result = score_linear(self.stats, item.esm.weight, item.esm.bias, backend=self.backend)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             self.skip(item.source, f"scoring failed: {exc}")
             return
@@ -289,7 +294,8 @@ def rank(
             (``text_column``, ``label_column``, ``num_examples``, ``seed``, …),
             :class:`~registry.embedding.EmbeddingOptions` (``batch_size``, ``max_length``,
             ``pooling``, ``device``, ``model_path``, ``cache``),
-            :class:`~registry.ranker.options.ScoringOptions` (``jobs``, ``chunk_size``) or
+            :class:`~registry.ranker.options.ScoringOptions` (``jobs``, ``chunk_size``,
+            ``backend``, ``dtype``, ``threads``) or
             :class:`~registry.filters.SearchFilters`, set on top of ``options``.
 
     Returns:
@@ -367,6 +373,12 @@ def rank(
             base_ids=set(base_model_ids(base_model)),
             chunk_size=scoring.chunk_size,
             bar=bar,
+            backend=resolve_backend(
+                scoring.backend,
+                device=embedding.device,
+                dtype=scoring.dtype,
+                threads=scoring.threads,
+            ),
         )
         scorer.run(fetched)
     _warn_skipped(scorer.skipped, len(refs))

@@ -25,6 +25,8 @@ from ..filters import SearchFilters
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "SCORING_BACKENDS",
+    "SCORING_DTYPES",
     "OptionGroups",
     "ScoringOptions",
     "TargetOptions",
@@ -34,6 +36,9 @@ __all__ = [
 #: ESMs scored together: enough to amortise Python overhead, small enough to keep memory flat
 #: (about 5 D^2 float64 per ESM in flight, ~24 MB each at D = 768).
 DEFAULT_CHUNK_SIZE = 8
+#: Scoring backends (:mod:`registry.ranker.backends`) and working precisions.
+SCORING_BACKENDS: tuple[str, ...] = ("auto", "lapack", "torch", "numpy")
+SCORING_DTYPES: tuple[str, ...] = ("float64", "float32")
 #: Largest target sample (LogME's cost grows with it; a million is already far beyond need).
 MAX_TARGET_EXAMPLES = 10_000_000
 
@@ -83,19 +88,41 @@ class TargetOptions:
 class ScoringOptions:
     """How ESMs are fetched and scored.
 
+    The device is the embedding's (:attr:`~registry.embedding.EmbeddingOptions.device`):
+    one ``device`` runs the base model and the decompositions.
+
     Attributes:
         jobs: ESMs downloaded at the same time.
-        chunk_size: Linear ESMs scored per batched LogME call.
+        chunk_size: Linear ESMs per batched call of the numpy and torch backends.
+        backend: ``auto``, ``lapack``, ``torch`` or ``numpy`` (see
+            :mod:`registry.ranker.backends`).
+        dtype: ``float64`` (agrees with hfselect to 1e-6) or ``float32`` (faster; the
+            README says how much scores move).
+        threads: CPU threads for scoring; ``None``: every core the process may use.
     """
 
     jobs: int = 8
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    backend: str = "auto"
+    dtype: str = "float64"
+    threads: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("jobs", "chunk_size"):
+        for name in ("jobs", "chunk_size", "threads"):
             value = getattr(self, name)
+            if name == "threads" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096:
                 raise UsageError(f"{name} must be a whole number between 1 and 4096, got {value!r}")
+        if self.backend not in SCORING_BACKENDS:
+            raise UsageError(
+                f"unknown scoring backend {self.backend!r}; use one of "
+                f"{', '.join(SCORING_BACKENDS)}"
+            )
+        if self.dtype not in SCORING_DTYPES:
+            raise UsageError(
+                f"unknown dtype {self.dtype!r}; use one of {', '.join(SCORING_DTYPES)}"
+            )
 
 
 @dataclass(frozen=True)

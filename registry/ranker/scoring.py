@@ -39,22 +39,37 @@ the reported value differs. ``rank_correction=False`` gives the reference's valu
 iteration often needs more than 50 steps; the reference then stops silently, here the result
 says so (``LogMEResult.converged`` is False) and ``max_iter`` can be raised.
 
-Everything is float64 numpy; the chunk kernel (:func:`_score_chunk`) is the one place a GPU backend
-would replace.
+Where the decomposition runs is a backend (:mod:`.backends`): LAPACK's tridiagonal path on the
+CPU (no eigenvectors at all), torch on the CPU or a GPU, or plain numpy; the fixed point and the
+evidence are this module's, in float64, whatever the backend. ESMs are decomposed in parallel
+worker threads, with the libraries' own threads pinned (:mod:`.threads`).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .backends import (
+    BackendName,
+    Dtype,
+    ScoringBackend,
+    Spectrum,
+    numpy_spectrum,
+    resolve_backend,
+    target_of,
+)
 from .options import DEFAULT_CHUNK_SIZE
+from .threads import limited_threads, pin_this_thread
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -246,14 +261,16 @@ def logme(
     """
     _check_solver_args(max_iter, tol)
     f = _as_features(features, "features")
-    n = f.shape[0]
+    n, d = f.shape
     targets, _ = _encode_targets(y, n, regression=regression, num_classes=num_classes)
-    # With Q = I, F itself is the factor: the same kernel serves both paths.
-    results = _score_chunk(
-        f[None],
-        targets,
-        np.einsum("ij,ij->j", targets, targets),
+    # With Q = I, F itself is the factor B of the linear path.
+    yty = np.einsum("ij,ij->j", targets, targets)
+    spectrum = numpy_spectrum(f[None], targets, target_of(f, targets, yty), np.dtype(np.float64))
+    results = _solve(
+        spectrum,
+        yty,
         n,
+        d,
         max_iter=max_iter,
         tol=tol,
         rank_correction=rank_correction,
@@ -272,6 +289,9 @@ def score_linear(
     tol: float = DEFAULT_TOL,
     rank_correction: bool = True,
     return_weights: bool = False,
+    backend: BackendName | ScoringBackend = "auto",
+    device: str | None = None,
+    dtype: Dtype = "float64",
 ) -> LogMEResult:
     """LogME of the linear ESM ``x -> W x + b`` on a target, without building ``X W^T + b``.
 
@@ -283,6 +303,9 @@ def score_linear(
         tol: See :func:`logme`.
         rank_correction: See :func:`logme`.
         return_weights: See :func:`logme`.
+        backend: See :func:`score_linear_stream`.
+        device: See :func:`score_linear_stream`.
+        dtype: See :func:`score_linear_stream`.
     """
     results = score_linear_batch(
         stats,
@@ -292,6 +315,10 @@ def score_linear(
         tol=tol,
         rank_correction=rank_correction,
         return_weights=return_weights,
+        backend=backend,
+        device=device,
+        dtype=dtype,
+        threads=1,
     )
     return results[0]
 
@@ -306,45 +333,54 @@ def score_linear_batch(
     tol: float = DEFAULT_TOL,
     rank_correction: bool = True,
     return_weights: bool = False,
+    backend: BackendName | ScoringBackend = "auto",
+    device: str | None = None,
+    dtype: Dtype = "float64",
+    threads: int | None = None,
 ) -> list[LogMEResult]:
-    """LogME of a stack of linear ESMs, ``chunk_size`` at a time.
+    """LogME of a stack of linear ESMs.
 
     Args:
         stats: The target, from :meth:`TargetStatistics.from_embeddings`.
         weights: Stacked ``W``, shape ``(K, D_out, D)``; may be float32 or memory-mapped,
-            each chunk is converted to float64 on its own.
+            each ESM is converted to the working precision on its own.
         biases: Stacked ``b``, shape ``(K, D_out)``; None for no bias.
-        chunk_size: ESMs per batched matmul/eigh call.
+        chunk_size: ESMs per batched call of the numpy and torch backends.
         max_iter: See :func:`logme`.
         tol: See :func:`logme`.
         rank_correction: See :func:`logme`.
         return_weights: See :func:`logme`.
+        backend: See :func:`score_linear_stream`.
+        device: See :func:`score_linear_stream`.
+        dtype: See :func:`score_linear_stream`.
+        threads: See :func:`score_linear_stream`.
 
     Returns:
         One result per ESM, in order.
     """
-    _check_solver_args(max_iter, tol)
-    _check_chunk_size(chunk_size)
     ws = np.asarray(weights)
     if ws.ndim != 3:
         raise ValueError(f"weights must have shape (K, D_out, D), got {ws.shape}")
     bs = None if biases is None else np.asarray(biases)
     if bs is not None and bs.shape != ws.shape[:2]:
         raise ValueError(f"biases must have shape {ws.shape[:2]}, got {bs.shape}")
-    results: list[LogMEResult] = []
-    for start in range(0, ws.shape[0], chunk_size):
-        stop = start + chunk_size
-        results.extend(
-            _score_linear_chunk(
-                stats,
-                ws[start:stop],
-                None if bs is None else bs[start:stop],
-                max_iter=max_iter,
-                tol=tol,
-                rank_correction=rank_correction,
-                return_weights=return_weights,
-            )
+    pairs = ((ws[i], None if bs is None else bs[i]) for i in range(ws.shape[0]))
+    results = list(
+        score_linear_stream(
+            stats,
+            pairs,
+            chunk_size=chunk_size,
+            max_iter=max_iter,
+            tol=tol,
+            rank_correction=rank_correction,
+            return_weights=return_weights,
+            backend=backend,
+            device=device,
+            dtype=dtype,
+            threads=threads,
+            warn=False,
         )
+    )
     _report_convergence(results, max_iter)
     return results
 
@@ -358,31 +394,59 @@ def score_linear_stream(
     tol: float = DEFAULT_TOL,
     rank_correction: bool = True,
     return_weights: bool = False,
+    backend: BackendName | ScoringBackend = "auto",
+    device: str | None = None,
+    dtype: Dtype = "float64",
+    threads: int | None = None,
+    warn: bool = True,
 ) -> Iterator[LogMEResult]:
-    """Score ``(W, b)`` pairs from any iterable, holding at most ``chunk_size`` of them at once.
+    """Score ``(W, b)`` pairs from any iterable, a bounded number of them in memory at once.
 
     For registries too large to stack in memory: ESMs can be loaded lazily while earlier
-    ones are scored. Results come out in input order.
+    ones are scored. On the CPU, ``threads`` ESMs are decomposed at the same time, one
+    thread each, with BLAS and torch limited to one thread while the stream runs (see
+    :mod:`.threads`); at most ``2 × threads`` tasks of ``chunk_size`` (numpy, torch) or
+    one (lapack) ESM are held. Results come out in input order.
 
     Args:
         stats: The target, from :meth:`TargetStatistics.from_embeddings`.
         esms: ``(weight, bias)`` pairs as in :func:`score_linear`; ``bias`` may be None.
-        chunk_size: ESMs per batched matmul/eigh call.
+        chunk_size: ESMs per batched call of the numpy and torch backends.
         max_iter: See :func:`logme`.
         tol: See :func:`logme`.
         rank_correction: See :func:`logme`.
         return_weights: See :func:`logme`.
+        backend: ``auto``, ``lapack``, ``torch``, ``numpy`` or a resolved
+            :class:`~registry.ranker.backends.ScoringBackend` (see :mod:`.backends`).
+        device: ``cpu``, ``cuda``, ``cuda:1``, … (torch only off the CPU); ``None``: a GPU
+            when torch is already loaded and sees one, else the CPU.
+        dtype: ``float64`` (agrees with hfselect to 1e-6) or ``float32`` (faster; see the
+            README for how much the scores move).
+        threads: CPU threads; ``None``: every core this process may run on.
+        warn: Log one warning when some ESMs did not converge.
+
+    Raises:
+        UsageError: an unknown or unavailable backend, device or dtype (at once).
+        ValueError: bad arguments (at once) or a bad ESM (when it is reached).
     """
     _check_solver_args(max_iter, tol)
     _check_chunk_size(chunk_size)
+    engine = (
+        backend
+        if isinstance(backend, ScoringBackend)
+        else resolve_backend(backend, device=device, dtype=dtype, threads=threads)
+    )
     # Checked here, scored lazily in the generator below.
     return _score_stream(
         stats,
-        _stacks(esms, chunk_size),
+        esms,
+        engine,
+        chunk_size=chunk_size,
         max_iter=max_iter,
         tol=tol,
         rank_correction=rank_correction,
         return_weights=return_weights,
+        warn=warn,
     )
 
 
@@ -393,28 +457,39 @@ def score_linear_stream(
 
 def _score_stream(
     stats: TargetStatistics,
-    stacks: Iterator[tuple[FloatArray, FloatArray]],
+    esms: Iterable[tuple[ArrayLike, ArrayLike | None]],
+    engine: ScoringBackend,
     *,
+    chunk_size: int,
     max_iter: int,
     tol: float,
     rank_correction: bool,
     return_weights: bool,
+    warn: bool,
 ) -> Iterator[LogMEResult]:
-    scored = failed = 0
-    for ws, bs in stacks:
-        chunk = _score_linear_chunk(
+    prepared = engine.prepare(stats)
+
+    def run(task: tuple[list[Any], list[Any]]) -> list[LogMEResult]:
+        return _score_linear_chunk(
             stats,
-            ws,
-            bs,
+            task[0],
+            task[1],
+            engine=engine,
+            prepared=prepared,
             max_iter=max_iter,
             tol=tol,
             rank_correction=rank_correction,
             return_weights=return_weights,
         )
-        scored += len(chunk)
-        failed += sum(not r.converged for r in chunk)
-        yield from chunk
-    if failed:
+
+    tasks = _stacks(esms, chunk_size if engine.batched else 1)
+    scored = failed = 0
+    with limited_threads(engine.threads):
+        for chunk in _in_parallel(run, tasks, engine.workers, engine.threads):
+            scored += len(chunk)
+            failed += sum(not r.converged for r in chunk)
+            yield from chunk
+    if failed and warn:
         logger.warning(
             "LogME did not converge within %d iterations for %d of %d ESMs "
             "(see LogMEResult.converged)",
@@ -424,31 +499,68 @@ def _score_stream(
         )
 
 
+def _in_parallel(
+    run: Callable[[Any], list[LogMEResult]], tasks: Iterator[Any], workers: int, threads: int
+) -> Iterator[list[LogMEResult]]:
+    """``map(run, tasks)`` on ``workers`` threads, in order, ``2 × workers`` tasks ahead.
+
+    The tasks are pulled from ``tasks`` on the calling thread (so whatever produces them,
+    e.g. a fetcher, is never called concurrently), and only as fast as results are taken.
+    """
+    if workers == 1:
+        for task in tasks:
+            yield run(task)
+        return
+    first = next(tasks, None)
+    second = None if first is None else next(tasks, None)
+    if first is None or second is None:  # nothing to overlap: no thread at all
+        if first is not None:
+            yield run(first)
+        return
+    pending: deque[Future[list[LogMEResult]]] = deque()
+    with ThreadPoolExecutor(
+        max_workers=workers,
+        thread_name_prefix="logme",
+        initializer=pin_this_thread,
+        initargs=(threads,),
+    ) as pool:
+        try:
+            for task in itertools.chain((first, second), tasks):
+                pending.append(pool.submit(run, task))
+                while len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
 def _stacks(
-    esms: Iterable[tuple[ArrayLike, ArrayLike | None]], chunk_size: int
-) -> Iterator[tuple[FloatArray, FloatArray]]:
-    """Group ``(W, b)`` pairs into stacks of at most ``chunk_size`` that share one shape."""
-    ws: list[FloatArray] = []
-    bs: list[FloatArray] = []
+    esms: Iterable[tuple[ArrayLike, ArrayLike | None]], size: int
+) -> Iterator[tuple[list[Any], list[Any]]]:
+    """Group ``(W, b)`` pairs into tasks of at most ``size`` that share one shape.
+
+    Arrays are kept as given (an ESM's float32 weights are converted in the worker, not
+    here on the thread that feeds the workers).
+    """
+    ws: list[Any] = []
+    bs: list[Any] = []
     for weight, bias in esms:
-        w = np.asarray(weight, dtype=np.float64)
+        w = np.asarray(weight)
         if w.ndim != 2:
             raise ValueError(f"ESM weight must be a (D_out, D) matrix, got shape {w.shape}")
-        b = np.zeros(w.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64)
+        b = np.zeros(w.shape[0], dtype=w.dtype) if bias is None else np.asarray(bias)
         if ws and w.shape != ws[0].shape:  # a stack has one shape: flush early
-            stack = np.stack(ws), np.stack(bs)
-            ws.clear()
-            bs.clear()
-            yield stack
+            yield ws, bs
+            ws, bs = [], []
         ws.append(w)
         bs.append(b)
-        if len(ws) == chunk_size:
-            stack = np.stack(ws), np.stack(bs)
-            ws.clear()
-            bs.clear()
-            yield stack
+        if len(ws) == size:
+            yield ws, bs
+            ws, bs = [], []
     if ws:
-        yield np.stack(ws), np.stack(bs)
+        yield ws, bs
 
 
 def _check_chunk_size(chunk_size: int) -> None:
@@ -509,37 +621,43 @@ def _encode_targets(
 
 def _score_linear_chunk(
     stats: TargetStatistics,
-    weights: ArrayLike,
-    biases: ArrayLike | None,
+    weights: Sequence[Any],
+    biases: Sequence[Any] | None,
     *,
+    engine: ScoringBackend,
+    prepared: Any,
     max_iter: int,
     tol: float,
     rank_correction: bool,
     return_weights: bool,
 ) -> list[LogMEResult]:
-    ws = np.asarray(weights, dtype=np.float64)
+    """One task: check a stack of ESMs, decompose it on the backend, run the fixed point."""
+    ws = np.stack([np.asarray(w) for w in weights])
     if ws.ndim != 3 or ws.shape[2] != stats.dim:
         raise ValueError(
             f"ESM weights must have shape (D_out, {stats.dim}) to apply to these "
             f"embeddings, got {ws.shape[1:]}"
         )
+    if ws.dtype.kind != "f":
+        ws = ws.astype(np.float64)
     if not np.isfinite(ws).all():
         raise ValueError("ESM weights contain NaN or infinite values")
-    if biases is not None and np.shape(biases) != ws.shape[:2]:
-        raise ValueError(f"ESM biases must have shape {ws.shape[:2]}, got {np.shape(biases)}")
-    d = stats.dim
-    # B = R A^T with A = [W, b]: F = X W^T + 1 b^T = Q B.
-    b_mat = np.matmul(stats.factor[:, :d], ws.transpose(0, 2, 1))
-    if biases is not None:
-        bs = np.asarray(biases, dtype=np.float64)
+    if biases is None:
+        bs = np.zeros(ws.shape[:2], dtype=ws.dtype)
+    else:
+        bs = np.stack([np.asarray(b) for b in biases])
+        if bs.shape != ws.shape[:2]:
+            raise ValueError(f"ESM biases must have shape {ws.shape[:2]}, got {bs.shape}")
+        if bs.dtype.kind != "f":
+            bs = bs.astype(np.float64)
         if not np.isfinite(bs).all():
             raise ValueError("ESM biases contain NaN or infinite values")
-        b_mat += stats.factor[:, d][None, :, None] * bs[:, None, :]
-    return _score_chunk(
-        b_mat,
-        stats.projected_targets,
-        stats.target_sq_norms,
+    spectrum = engine.spectrum(prepared, ws, bs)
+    return _solve(
+        spectrum,
+        np.asarray(stats.target_sq_norms, dtype=np.float64),
         stats.n_samples,
+        ws.shape[1],
         max_iter=max_iter,
         tol=tol,
         rank_correction=rank_correction,
@@ -547,43 +665,21 @@ def _score_linear_chunk(
     )
 
 
-def _score_chunk(
-    factors: FloatArray,
-    projected: FloatArray,
-    target_sq_norms: FloatArray,
+def _solve(
+    spectrum: Spectrum,
+    yty: FloatArray,
     n: int,
+    d: int,
     *,
     max_iter: int,
     tol: float,
     rank_correction: bool,
     return_weights: bool,
 ) -> list[LogMEResult]:
-    """LogME for K feature matrices given as ``F_k = Q B_k`` with a shared orthonormal Q.
-
-    ``factors`` is the stack of ``B_k`` ``(K, r, D)`` and ``projected`` is ``Q^T Y`` ``(r, C)``;
-    ``target_sq_norms`` is ``|y_j|^2`` over all N rows (the part of Y outside Q counts too).
-    """
-    k_esm, r, d = factors.shape
-    bt = factors.transpose(0, 2, 1)
-    # Spectrum of F^T F and p = V^T F^T y: through the D x D matrix B^T B when r > D, else
-    # through the r x r matrix B B^T (same non-zero eigenvalues; with B B^T = U S U^T,
-    # V = B^T U S^-1/2 gives p = S^1/2 U^T Q^T y, no division needed).
-    if r > d:
-        sigma, vecs = np.linalg.eigh(np.matmul(bt, factors))
-        coef = np.matmul(vecs.transpose(0, 2, 1), np.matmul(bt, projected))
-    else:
-        sigma, vecs = np.linalg.eigh(np.matmul(factors, bt))
-        coef = np.matmul(vecs.transpose(0, 2, 1), projected)
-    # Rounding leaves |error| ~ (inner dim) * eps * sigma_max on every eigenvalue, including
-    # tiny negative ones: those directions are the null space of F.
-    sigma = np.maximum(sigma, 0.0)
-    cutoff = sigma.max(axis=1, keepdims=True) * (max(r, d) * np.finfo(np.float64).eps)
-    keep = sigma > cutoff
-    sigma = np.where(keep, sigma, 0.0)
-    coef = np.where(keep[:, :, None], coef, 0.0)
-    p2 = coef**2 if r > d else sigma[:, :, None] * coef**2
-
-    state = _fixed_point(sigma, p2, target_sq_norms, n, max_iter=max_iter, tol=tol)
+    """LogME for the K feature matrices ``F_k`` (``D`` columns) a spectrum describes."""
+    sigma = spectrum.sigma
+    k_esm = sigma.shape[0]
+    state = _fixed_point(spectrum, yty, n, max_iter=max_iter, tol=tol)
     alpha, beta = state.alpha, state.beta
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = (beta / alpha)[:, None, :]
@@ -600,14 +696,8 @@ def _score_chunk(
             evidence += 0.5 * max(d - n, 0) * np.log(alpha)
     evidence /= n
 
-    posterior: FloatArray | None = None
-    if return_weights:
-        # m = V diag(1 / (sigma + lambda)) p, or B^T U diag(1 / (sigma + lambda)) U^T Q^T y.
-        scaled = coef / (sigma[:, :, None] + state.lam[:, None, :])
-        basis = vecs if r > d else np.matmul(bt, vecs)
-        posterior = np.matmul(basis, scaled).transpose(0, 2, 1)
-
-    ranks = keep.sum(axis=1)
+    posterior = spectrum.posterior(state.lam) if return_weights else None
+    ranks = (sigma > 0).sum(axis=1)
     return [
         LogMEResult(
             score=float(evidence[i].mean()),
@@ -635,17 +725,17 @@ class _FixedPoint:
 
 
 def _fixed_point(
-    sigma: FloatArray, p2: FloatArray, yty: FloatArray, n: int, *, max_iter: int, tol: float
+    spectrum: Spectrum, yty: FloatArray, n: int, *, max_iter: int, tol: float
 ) -> _FixedPoint:
     """MacKay's updates for every (ESM, column) pair at once; finished pairs are frozen.
 
-    ``sigma`` (K, q) are eigenvalues of F^T F, ``p2`` (K, q, C) the squared projections
-    ``(v_i^T F^T y)^2``; with ``lambda = alpha / beta`` and ``m = (F^T F + lambda I)^-1 F^T y``:
-    ``gamma = sum sigma / (sigma + lambda)``, ``|m|^2 = sum p2 / (sigma + lambda)^2`` and
-    ``|y - F m|^2 = |y|^2 - sum p2 (sigma + 2 lambda) / (sigma + lambda)^2``.
+    With ``sigma`` the eigenvalues of F^T F, ``lambda = alpha / beta`` and
+    ``m = (F^T F + lambda I)^-1 F^T y``: ``gamma = sum sigma / (sigma + lambda)``; ``|m|^2``
+    and ``|y - F m|^2`` come from the spectrum (:meth:`Spectrum.moments`).
     """
-    k_esm, _, c = p2.shape
-    shape = (k_esm, c)
+    sigma = spectrum.sigma
+    k_esm = sigma.shape[0]
+    shape = (k_esm, yty.shape[0])
     alpha = np.ones(shape)
     beta = np.ones(shape)
     lam = np.ones(shape)
@@ -658,12 +748,8 @@ def _fixed_point(
     with np.errstate(divide="ignore", invalid="ignore"):
         for _ in range(max_iter):
             t = alpha / beta
-            inv = 1.0 / (s + t[:, None, :])
-            gamma = (s * inv).sum(axis=1)
-            inv2p = p2 * inv * inv
-            m2_new = inv2p.sum(axis=1)
-            # Clipped: rounding can push an exact interpolation (N <= D) a hair below zero.
-            res2_new = np.maximum(yty - ((s + 2.0 * t[:, None, :]) * inv2p).sum(axis=1), 0.0)
+            gamma = (s / (s + t[:, None, :])).sum(axis=1)
+            m2_new, res2_new = spectrum.moments(t, active)
             alpha_new = gamma / (m2_new + _EPSILON)
             beta_new = (n - gamma) / (res2_new + _EPSILON)
             # gamma == 0 means F = 0: alpha drops out and beta is already final.

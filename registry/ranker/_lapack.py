@@ -1,0 +1,228 @@
+"""The few BLAS and LAPACK routines the tridiagonal scoring path calls, through SciPy.
+
+numpy exposes ``eigh`` but not its building blocks; LogME needs only some of them (see
+:mod:`.backends`). SciPy publishes the routines of the BLAS and LAPACK it ships as C
+function pointers (``scipy.linalg.cython_blas`` / ``cython_lapack``, the same table numba
+uses); they are called here through :mod:`ctypes`, which releases the GIL for the length of
+each call, so that worker threads decompose several ESMs at once. SciPy's own Python
+wrappers hold the GIL and could not.
+
+Arrays are Fortran-ordered (column-major), as LAPACK expects; every function checks what
+it is given, because a wrong stride here is a wrong memory access, not an exception.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from collections.abc import Callable
+from typing import Any, Final
+
+import numpy as np
+
+__all__ = ["Lapack", "load"]
+
+_POINTER = ctypes.c_void_p
+#: Routine -> number of arguments (all passed by reference, as in Fortran).
+_BLAS: Final = {"trmm": 11, "syrk": 10}
+_LAPACK: Final = {"sytrd": 10, "ormqr": 13, "sterf": 4, "gtsv": 8}
+_PREFIX: Final = {np.dtype(np.float64): "d", np.dtype(np.float32): "s"}
+
+
+def _capsule_pointer(capsule: Any) -> int:
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype = ctypes.c_char_p
+    get_name.argtypes = [ctypes.py_object]
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype = ctypes.c_void_p
+    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    address = get_pointer(capsule, get_name(capsule))
+    if not address:
+        raise ImportError("SciPy's LAPACK table holds a null pointer")
+    return int(address)
+
+
+def _function(table: Any, name: str, arity: int) -> Callable[..., None]:
+    return ctypes.CFUNCTYPE(None, *([_POINTER] * arity))(_capsule_pointer(table[name]))
+
+
+def _char(value: str) -> Any:
+    return ctypes.byref(ctypes.c_char(value.encode()))
+
+
+def _int(value: int) -> Any:
+    return ctypes.byref(ctypes.c_int(value))
+
+
+def _at(array: np.ndarray[Any, Any], offset: int = 0) -> _POINTER:
+    return _POINTER(array.ctypes.data + offset * array.itemsize)
+
+
+def _check_fortran(
+    array: np.ndarray[Any, Any], dtype: np.dtype[Any], shape: tuple[int, ...]
+) -> None:
+    if array.dtype != dtype or array.shape != shape or not array.flags.f_contiguous:
+        raise ValueError(
+            f"LAPACK needs a Fortran-ordered {dtype} array of shape {shape}, got "
+            f"{array.dtype} {array.shape} (f_contiguous={array.flags.f_contiguous})"
+        )
+
+
+class Lapack:
+    """The routines of one precision (``float64`` or ``float32``)."""
+
+    def __init__(self, dtype: np.dtype[Any]) -> None:
+        from scipy.linalg import cython_blas, cython_lapack  # noqa: PLC0415 - optional
+
+        self.dtype = np.dtype(dtype)
+        prefix = _PREFIX[self.dtype]
+        blas = cython_blas.__pyx_capi__
+        lapack = cython_lapack.__pyx_capi__
+        self._f = {name: _function(blas, prefix + name, n) for name, n in _BLAS.items()}
+        self._f.update({name: _function(lapack, prefix + name, n) for name, n in _LAPACK.items()})
+        self._real = ctypes.c_double if self.dtype == np.float64 else ctypes.c_float
+        # The 64-bit routines always: the tridiagonal problem is solved in float64.
+        self._sterf = _function(lapack, "dsterf", _LAPACK["sterf"])
+        self._gtsv = _function(lapack, "dgtsv", _LAPACK["gtsv"])
+        self._lwork: dict[int, int] = {}
+
+    def _scalar(self, value: float) -> Any:
+        return ctypes.byref(self._real(value))
+
+    def trmm_upper_left(self, r: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> None:
+        """``b := r @ b`` in place, ``r`` upper triangular (square)."""
+        m, n = b.shape
+        _check_fortran(r, self.dtype, (m, m))
+        _check_fortran(b, self.dtype, (m, n))
+        self._f["trmm"](
+            _char("L"), _char("U"), _char("N"), _char("N"), _int(m), _int(n),
+            self._scalar(1.0), _at(r), _int(m), _at(b), _int(m),
+        )  # fmt: skip
+
+    def syrk_lower(self, a: np.ndarray[Any, Any], *, transpose: bool) -> np.ndarray[Any, Any]:
+        """The lower triangle of ``aᵀa`` (``transpose``) or ``aaᵀ``; the upper one is garbage."""
+        rows, cols = a.shape
+        _check_fortran(a, self.dtype, (rows, cols))
+        n, k = (cols, rows) if transpose else (rows, cols)
+        out = np.empty((n, n), dtype=self.dtype, order="F")
+        self._f["syrk"](
+            _char("L"), _char("T" if transpose else "N"), _int(n), _int(k),
+            self._scalar(1.0), _at(a), _int(rows), self._scalar(0.0), _at(out), _int(n),
+        )  # fmt: skip
+        return out
+
+    def sytrd_lower(
+        self, s: np.ndarray[Any, Any]
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Reduce ``s`` (lower triangle used) to tridiagonal ``Qᵀ s Q`` in place.
+
+        Returns the diagonal, the off-diagonal and the Householder scalars; the reflectors
+        stay below the subdiagonal of ``s`` (for :meth:`apply_q`).
+        """
+        n = s.shape[0]
+        _check_fortran(s, self.dtype, (n, n))
+        diagonal = np.empty(n, dtype=self.dtype)
+        off = np.empty(max(n - 1, 1), dtype=self.dtype)
+        tau = np.empty(max(n - 1, 1), dtype=self.dtype)
+        lwork = self._sytrd_lwork(n)
+        work = np.empty(lwork, dtype=self.dtype)
+        info = ctypes.c_int(0)
+        self._f["sytrd"](
+            _char("L"), _int(n), _at(s), _int(n), _at(diagonal), _at(off), _at(tau),
+            _at(work), _int(lwork), ctypes.byref(info),
+        )  # fmt: skip
+        _raise_on(info, "sytrd")
+        return diagonal, off[: n - 1], tau[: n - 1]
+
+    def _sytrd_lwork(self, n: int) -> int:
+        lwork = self._lwork.get(n)
+        if lwork is None:
+            query = np.empty(1, dtype=self.dtype)
+            scratch = np.empty((1, 1), dtype=self.dtype, order="F")
+            vec = np.empty(max(n, 1), dtype=self.dtype)
+            info = ctypes.c_int(0)
+            self._f["sytrd"](
+                _char("L"), _int(n), _at(scratch), _int(max(n, 1)), _at(vec), _at(vec),
+                _at(vec), _at(query), _int(-1), ctypes.byref(info),
+            )  # fmt: skip
+            _raise_on(info, "sytrd (workspace query)")
+            lwork = max(int(query[0]), n, 1)
+            self._lwork[n] = lwork
+        return lwork
+
+    def apply_q(
+        self,
+        s: np.ndarray[Any, Any],
+        tau: np.ndarray[Any, Any],
+        c: np.ndarray[Any, Any],
+        *,
+        transpose: bool,
+    ) -> None:
+        """``c := Qᵀc`` (``transpose``) or ``Qc`` in place, ``Q`` from :meth:`sytrd_lower`."""
+        n = s.shape[0]
+        _check_fortran(s, self.dtype, (n, n))
+        rows, cols = c.shape
+        _check_fortran(c, self.dtype, (n, cols))
+        if n < 2 or cols == 0:
+            return
+        # Q = H(1) … H(n-1) acts on rows 2..n: a QR-shaped set of n-1 reflectors
+        # stored from s[1, 0] on (what LAPACK's ormtr does for the lower triangle).
+        lwork = max(64 * cols, 1)
+        work = np.empty(lwork, dtype=self.dtype)
+        info = ctypes.c_int(0)
+        self._f["ormqr"](
+            _char("L"), _char("T" if transpose else "N"), _int(n - 1), _int(cols), _int(n - 1),
+            _at(s, 1), _int(n), _at(tau), _at(c, 1), _int(rows), _at(work), _int(lwork),
+            ctypes.byref(info),
+        )  # fmt: skip
+        _raise_on(info, "ormqr")
+
+    def eigenvalues(
+        self, diagonal: np.ndarray[Any, Any], off: np.ndarray[Any, Any]
+    ) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Eigenvalues (ascending) of the symmetric tridiagonal matrix, in float64."""
+        values = np.array(diagonal, dtype=np.float64)
+        scratch = np.array(off, dtype=np.float64)
+        info = ctypes.c_int(0)
+        self._sterf(_int(values.shape[0]), _at(values), _at(scratch), ctypes.byref(info))
+        _raise_on(info, "sterf")
+        return values
+
+    def solve_shifted(
+        self,
+        diagonal: np.ndarray[Any, Any],
+        off: np.ndarray[Any, Any],
+        shift: float,
+        rhs: np.ndarray[Any, Any],
+    ) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """``(T + shift I)⁻¹ rhs`` for the float64 tridiagonal ``T`` (LU, partial pivoting)."""
+        n = diagonal.shape[0]
+        lower = np.array(off, dtype=np.float64)
+        upper = np.array(off, dtype=np.float64)
+        main = diagonal + shift
+        solution = np.array(rhs, dtype=np.float64)
+        info = ctypes.c_int(0)
+        self._gtsv(
+            _int(n), _int(1), _at(lower), _at(main), _at(upper), _at(solution), _int(n),
+            ctypes.byref(info),
+        )  # fmt: skip
+        _raise_on(info, "gtsv")
+        return solution
+
+
+def _raise_on(info: ctypes.c_int, routine: str) -> None:
+    if info.value != 0:
+        raise np.linalg.LinAlgError(f"LAPACK {routine} failed (info={info.value})")
+
+
+@functools.cache
+def load(dtype: str) -> Lapack:
+    """The routines of ``dtype`` (``"float64"`` or ``"float32"``), bound once.
+
+    Raises:
+        ImportError: SciPy is not installed, or its LAPACK table lacks a routine.
+    """
+    try:
+        return Lapack(np.dtype(dtype))
+    except (KeyError, AttributeError) as exc:
+        raise ImportError(f"SciPy's LAPACK table lacks a routine: {exc}") from None
