@@ -25,8 +25,8 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import os
 import shutil
 import struct
@@ -41,7 +41,7 @@ import safetensors
 import safetensors.numpy
 
 from ._io import fsync_path, temporary_sibling
-from ._json import dump_json
+from ._json import dump_json, load_json
 from .architectures import get_architecture
 from .errors import EsmArtifactError, UsageError
 from .metadata import EsmMetadata, load_metadata
@@ -52,6 +52,7 @@ __all__ = [
     "CONFIG_NAME",
     "FORMAT_VERSION",
     "LEGACY_FORMAT_VERSION",
+    "MAX_HEADER_BYTES",
     "README_NAME",
     "WEIGHTS_NAME",
     "Esm",
@@ -70,6 +71,9 @@ _LEGACY_PREFIX = "sequential.0."
 
 #: safetensors dtype code -> numpy dtype name; everything else is refused.
 _FLOAT_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64"}
+
+#: Largest safetensors header read (its JSON lists two tensors in a few hundred bytes).
+MAX_HEADER_BYTES = 64 * 1024
 
 #: Checkpoint files we recognise but never open, because loading them means unpickling.
 _PICKLE_NAMES = ("pytorch_model.bin", "model.bin", "model.pt", "model.pth", "model.ckpt")
@@ -477,6 +481,7 @@ def _read_safetensors(
     """Read the tensors of ``path`` under their current-layout names, and the layout found."""
     if not path.is_file():
         raise FileNotFoundError(f"no such weights file: {path}")
+    _header_size(path)  # bounded before the safetensors library reads the header
     try:
         with safetensors.safe_open(str(path), framework="np") as handle:
             names = list(handle.keys())
@@ -524,16 +529,41 @@ def _detect_layout(path: Path, names: list[str]) -> Layout:
     )
 
 
+def _header_size(path: Path) -> int:
+    """The header length a safetensors file declares, checked against the file and the cap."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        prefix = handle.read(8)
+    if len(prefix) < 8:
+        raise EsmArtifactError(f"{path} is not a readable safetensors file: {size} bytes")
+    (header_size,) = struct.unpack("<Q", prefix)
+    if header_size > min(MAX_HEADER_BYTES, size - 8):
+        raise EsmArtifactError(
+            f"{path} is not a readable safetensors file: its header claims {header_size:,} "
+            f"bytes, at most {min(MAX_HEADER_BYTES, size - 8):,} are read"
+        )
+    return int(header_size)
+
+
 def _read_bfloat16(path: Path, name: str) -> np.ndarray[Any, np.dtype[np.float32]]:
     """Read one BF16 tensor as float32; numpy has no bfloat16, so widen the raw bits."""
+    header_size = _header_size(path)
     with path.open("rb") as handle:
-        (header_size,) = struct.unpack("<Q", handle.read(8))
-        entry = json.loads(handle.read(header_size))[name]
-        start, end = entry["data_offsets"]
+        handle.seek(8)
+        try:
+            entry = load_json(handle.read(header_size), max_bytes=MAX_HEADER_BYTES)[name]
+            start, end = (int(v) for v in entry["data_offsets"])
+            shape = tuple(int(v) for v in entry["shape"])
+        except (ValueError, TypeError, KeyError) as exc:
+            raise EsmArtifactError(f"{path}: unreadable safetensors header: {exc}") from None
+        if not 0 <= start <= end or end - start != 2 * math.prod(shape):
+            raise EsmArtifactError(f"{path}: tensor {name!r} has inconsistent offsets")
         handle.seek(8 + header_size + start)
         raw = handle.read(end - start)
+    if len(raw) != end - start:
+        raise EsmArtifactError(f"{path}: tensor {name!r} runs past the end of the file")
     bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
-    return bits.view(np.float32).reshape(entry["shape"])
+    return bits.view(np.float32).reshape(shape)
 
 
 def _warn_if_hfselect_misreads(path: Path, metadata: EsmMetadata, layout: Layout) -> None:

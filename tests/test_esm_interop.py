@@ -536,6 +536,7 @@ def test_public_api() -> None:
         "CONFIG_NAME",
         "FORMAT_VERSION",
         "LEGACY_FORMAT_VERSION",
+        "MAX_HEADER_BYTES",
         "README_NAME",
         "WEIGHTS_NAME",
         "Esm",

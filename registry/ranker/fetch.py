@@ -15,6 +15,14 @@ the Hub (a cached commit costs no request), the commit's snapshot folder for a l
 registry. Store failures arrive already translated into
 :class:`~registry.errors.StoreError`.
 
+A repo is written by whoever published it, so nothing in it is trusted: ``config.json`` is
+parsed within size and nesting bounds (:mod:`registry._json`), and before the weights are
+downloaded their size, as the store lists it (:meth:`~registry.stores.RegistryStore.repo_info`),
+must fit what the embedding dimension implies (``D×D + D`` parameters in float16 to
+float64, plus a small header). An ESM of another dimension than the base model's is
+refused from its config alone. Whatever goes wrong with one ESM, it is skipped with the
+reason; the others are still fetched.
+
 Example:
     >>> from registry.stores import open_store
     >>> import tempfile
@@ -25,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sized
@@ -34,13 +43,14 @@ from pathlib import Path
 from typing import Any
 
 from .._progress import progress_bar
-from ..errors import EsmRegistryError, UsageError
-from ..esm import Esm
-from ..metadata import EsmMetadata
+from ..architectures import get_architecture
+from ..errors import EsmArtifactError, EsmRegistryError, UsageError
+from ..esm import MAX_HEADER_BYTES, Esm
+from ..metadata import EsmMetadata, load_metadata
 from ..paths import CONFIG_NAME, WEIGHTS_NAME
 from ..stores.base import RegistryStore, check_repo_id
 
-__all__ = ["EsmRef", "FetchedEsm", "fetch_esms", "load_esm"]
+__all__ = ["EsmRef", "FetchedEsm", "fetch_esms", "load_esm", "weights_size_bounds"]
 
 logger = logging.getLogger(__name__)
 
@@ -141,17 +151,61 @@ def _reason(exc: BaseException) -> str:
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
 
 
-def load_esm(ref: EsmRef | Any, store: RegistryStore | None = None) -> Esm:
+def weights_size_bounds(architecture: str, dim: int) -> tuple[int, int]:
+    """The smallest and largest ``model.safetensors`` an ESM of dimension ``dim`` can have.
+
+    Every tensor in float16/bfloat16 (2 bytes a value) up to float64 (8), plus the 8-byte
+    header length and at most :data:`MAX_HEADER_BYTES` of header.
+
+    Raises:
+        KeyError: an unknown architecture.
+    """
+    shapes = get_architecture(architecture).parameter_shapes(dim)
+    values = sum(math.prod(shape) for shape in shapes.values())
+    return 2 * values + 8, 8 * values + 8 + MAX_HEADER_BYTES
+
+
+def _check_weights_size(
+    ref: EsmRef, store: RegistryStore, metadata: EsmMetadata, dim: int | None
+) -> None:
+    """Refuse weights whose listed size does not fit the dimension, before downloading them."""
+    assert ref.repo_id is not None
+    info = store.repo_info(ref.repo_id, ref.sha)
+    listed = (info.files or {}).get(WEIGHTS_NAME)
+    if listed is None:
+        raise EsmArtifactError(f"{ref.repo_id} has no {WEIGHTS_NAME}")
+    if listed.size is None or dim is None:
+        logger.debug("cannot bound the size of %s's weights before reading them", ref.repo_id)
+        return
+    try:
+        low, high = weights_size_bounds(metadata.architecture, dim)
+    except KeyError as exc:
+        raise EsmArtifactError(f"{ref.repo_id}: {exc.args[0]}") from None
+    if not low <= listed.size <= high:
+        raise EsmArtifactError(
+            f"{ref.repo_id}: {WEIGHTS_NAME} is {listed.size:,} bytes, but a "
+            f"{metadata.architecture} ESM of dimension {dim} takes {low:,} to {high:,}; "
+            "not downloaded"
+        )
+
+
+def load_esm(
+    ref: EsmRef | Any, store: RegistryStore | None = None, *, embedding_dim: int | None = None
+) -> Esm:
     """Load one ESM (see the module docstring for where its files come from).
 
     Args:
         ref: An :class:`EsmRef`, or anything :meth:`EsmRef.of` accepts.
         store: The store to read repo ids from (not needed for folders and objects).
+        embedding_dim: The base model's dimension. A repo whose config names another is
+            refused before its weights are downloaded; it also bounds the size of the
+            weights when the config names none.
 
     Raises:
         UsageError: a repo id without a store.
         StoreError: the store failed (missing repo, unreachable, …).
-        EsmArtifactError, MetadataError, FileNotFoundError: the files are not a valid ESM.
+        EsmArtifactError, MetadataError, FileNotFoundError: the files are not a valid ESM,
+            or not one of ``embedding_dim``.
     """
     ref = EsmRef.of(ref)
     if ref.esm is not None:
@@ -162,24 +216,32 @@ def load_esm(ref: EsmRef | Any, store: RegistryStore | None = None) -> Esm:
     if store is None:
         raise UsageError(f"{ref.repo_id} is a repo id: pass the store (registry) to read it from")
     config = store.local_path(ref.repo_id, CONFIG_NAME, ref.sha)
+    metadata = load_metadata(config)
+    claimed = metadata.embedding_dim
+    if claimed is not None and embedding_dim is not None and claimed != embedding_dim:
+        raise EsmArtifactError(_other_dim(claimed, embedding_dim))
+    _check_weights_size(ref, store, metadata, claimed if claimed is not None else embedding_dim)
     weights = store.local_path(ref.repo_id, WEIGHTS_NAME, ref.sha)
     return Esm.from_files(config, weights)
+
+
+def _other_dim(dim: int, embedding_dim: int) -> str:
+    return (
+        f"maps {dim}-dimensional embeddings, but the base model's are {embedding_dim}-dimensional"
+    )
 
 
 def _check(esm: Esm, embedding_dim: int | None) -> str | None:
     dim = esm.weight.shape[1]
     if embedding_dim is not None and dim != embedding_dim:
-        return (
-            f"maps {dim}-dimensional embeddings, but the base model's are {embedding_dim}-"
-            "dimensional"
-        )
+        return _other_dim(dim, embedding_dim)
     return None
 
 
 def _fetch_one(ref: EsmRef, store: RegistryStore | None, embedding_dim: int | None) -> FetchedEsm:
     try:
-        esm = load_esm(ref, store)
-    except (EsmRegistryError, OSError, ValueError) as exc:
+        esm = load_esm(ref, store, embedding_dim=embedding_dim)
+    except Exception as exc:  # a stranger's files: any failure skips this ESM only
         logger.debug("cannot load %s: %s", ref.source, exc)
         return FetchedEsm(ref, sha=ref.sha, error=_reason(exc))
     problem = _check(esm, embedding_dim)
