@@ -25,16 +25,20 @@ import safetensors.numpy
 
 from .. import paths
 from .._io import atomic_output
+from .._json import dump_json, load_json_file
 
 __all__ = [
     "CACHE_FORMAT",
     "cache_key",
     "cache_path",
     "default_cache_dir",
+    "facts_path",
     "folder_fingerprint",
     "read_cache",
+    "read_facts",
     "texts_fingerprint",
     "write_cache",
+    "write_facts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -167,3 +171,43 @@ def write_cache(
         logger.warning("cannot write the embedding cache %s: %s", path, exc)
         return
     logger.debug("cached embeddings in %s", path)
+
+
+def facts_path(cache_dir: Path, *, model_id: str | None, revision: str, pooling: str) -> Path:
+    """Where what a model's config says for the cache key is remembered.
+
+    Keyed like the embeddings (model id, commit or folder hash, requested pooling), so a
+    model that changes gets new facts.
+    """
+    fields = {
+        "format": CACHE_FORMAT,
+        "model_id": model_id,
+        "revision": revision,
+        "pooling": pooling,
+    }
+    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+    return cache_dir / "models" / f"{key}.json"
+
+
+def read_facts(path: Path) -> dict[str, Any] | None:
+    """The remembered facts, or ``None`` when absent or unusable (then looked up again)."""
+    if not path.is_file():
+        return None
+    try:
+        data = load_json_file(path, max_bytes=4096)
+    except (OSError, ValueError) as exc:
+        logger.debug("ignoring the model facts %s: %s", path, exc)
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("pooling"), str):
+        return None
+    return {key: data.get(key) for key in ("pooling", "position_limit", "embedding_dim")}
+
+
+def write_facts(path: Path, facts: Mapping[str, Any]) -> None:
+    """Remember ``facts``; a cache that cannot be written only logs."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as temporary:
+            temporary.write_text(dump_json(dict(facts), sort_keys=True), encoding="utf-8")
+    except OSError as exc:
+        logger.debug("cannot remember the model facts in %s: %s", path, exc)

@@ -15,7 +15,10 @@ to ``max_length`` tokens. Several text columns are joined into one text before e
 (:func:`registry.labelled.join_columns`).
 
 A second call with the same inputs reads the cache and does not load the model. torch
-and transformers are imported only when a model must run.
+and transformers are imported only when a model must run: what the cache key needs from
+the model's config (the pooling rule, the longest input) is remembered next to the cached
+embeddings the first time it is looked up, keyed by the model's commit, so a later
+process that finds its embeddings cached never imports them.
 
 Example:
     >>> embedder = Embedder("google-bert/bert-base-uncased")  # doctest: +SKIP
@@ -31,7 +34,7 @@ import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 import numpy as np
 from huggingface_hub import HfApi, try_to_load_from_cache
@@ -43,9 +46,12 @@ from .cache import (
     cache_key,
     cache_path,
     default_cache_dir,
+    facts_path,
     folder_fingerprint,
     read_cache,
+    read_facts,
     write_cache,
+    write_facts,
 )
 from .models import packaged_model_path
 from .pooling import POOLINGS, Pooling, pooled_output, pooling_rule
@@ -150,6 +156,7 @@ class Embedder:
         self._commit: str | None = None
         self._commit_resolved = False
         self._warned_lengths: set[int] = set()
+        self._facts: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"Embedder({self.model_name!r}, model_id={self.model_id!r})"
@@ -176,6 +183,9 @@ class Embedder:
     @property
     def embedding_dim(self) -> int:
         """``hidden_size`` of the model: the ``D`` of its ESMs."""
+        remembered = self._remembered("embedding_dim")
+        if remembered is not None:
+            return int(remembered)
         dim = getattr(self.config, "hidden_size", None) or getattr(self.config, "dim", None)
         if not isinstance(dim, int):
             raise ModelLoadError(f"{self.model_name} does not say its hidden size")
@@ -252,6 +262,9 @@ class Embedder:
     def _resolve_pooling(self) -> Pooling:
         if self._requested_pooling != "auto":
             return self._requested_pooling
+        remembered = self._remembered("pooling")
+        if remembered in POOLINGS and self._model is None:
+            return cast(Pooling, remembered)
         if self._model is not None:
             model_class: type = type(self._model)
         else:
@@ -370,21 +383,34 @@ class Embedder:
             cached = read_cache(path, key, len(texts))
             if cached is not None:
                 logger.info("embeddings of %d texts read from the cache %s", len(texts), path)
+                self._remember()
                 return cached
         embeddings = self._compute(
             texts, batch_size=batch_size, max_length=max_length, padding=padding, progress=progress
         )
         if path is not None and key is not None:
             self._write_cache(path, key, embeddings, max_length)
+            self._remember()
         return embeddings
+
+    def _position_limit(self) -> int | None:
+        """The most tokens the model's position embeddings take (``None``: no limit)."""
+        facts = self._load_facts()
+        if facts is not None:
+            limit = facts.get("position_limit")
+            return limit if isinstance(limit, int) else None
+        limit = getattr(self.config, "max_position_embeddings", None)
+        if not isinstance(limit, int):
+            return None
+        if getattr(self.config, "model_type", "") in _OFFSET_POSITIONS:
+            limit -= int(getattr(self.config, "pad_token_id", 0) or 0) + 1
+        return int(limit)
 
     def _fit_max_length(self, max_length: int) -> int:
         """``max_length``, lowered to what the model's position embeddings allow."""
-        limit = getattr(self.config, "max_position_embeddings", None)
-        if not isinstance(limit, int):
+        limit = self._position_limit()
+        if limit is None:
             return max_length
-        if getattr(self.config, "model_type", "") in _OFFSET_POSITIONS:
-            limit -= int(getattr(self.config, "pad_token_id", 0) or 0) + 1
         if max_length > limit:
             if max_length in self._warned_lengths:
                 return limit
@@ -398,6 +424,50 @@ class Embedder:
             )
             return limit
         return max_length
+
+    # --- what the cache key needs from the config, remembered across processes -------------
+
+    def _facts_path(self) -> Path | None:
+        """Where the facts of this model (at its commit, with this pooling) are remembered."""
+        if self._cache_dir is None:
+            return None
+        revision = self.revision
+        if revision is None:
+            return None
+        return facts_path(
+            self._cache_dir,
+            model_id=self._explicit_id or (None if self._folder else self.model_id),
+            revision=revision,
+            pooling=self._requested_pooling,
+        )
+
+    def _load_facts(self) -> dict[str, Any] | None:
+        with self._lock:
+            if self._facts is None and self._config is None:
+                path = self._facts_path()
+                self._facts = read_facts(path) if path is not None else None
+            return self._facts
+
+    def _remembered(self, name: str) -> Any:
+        facts = self._load_facts()
+        return None if facts is None else facts.get(name)
+
+    def _remember(self) -> None:
+        """Write the facts looked up through transformers, for the next process."""
+        if self._facts is not None or self._config is None:
+            return
+        path = self._facts_path()
+        if path is None:
+            return
+        dim = getattr(self.config, "hidden_size", None) or getattr(self.config, "dim", None)
+        write_facts(
+            path,
+            {
+                "pooling": self.pooling,
+                "position_limit": self._position_limit(),
+                "embedding_dim": dim if isinstance(dim, int) else None,
+            },
+        )
 
     def _cache_path(self, key: str | None) -> Path | None:
         if key is None or self._cache_dir is None:
