@@ -308,9 +308,9 @@ def test_fetch_is_lazy_and_bounded(tmp_path: Path) -> None:
             pulled.append(index)
             yield esm
 
-    results = list(itertools.islice(fetch_esms(endless(), jobs=2), 3))
+    results = list(itertools.islice(fetch_esms(endless(), jobs=2, prefetch=4), 3))
     assert [r.ok for r in results] == [True, True, True]
-    assert len(pulled) <= 3 + 2 * 2  # at most 2 x jobs in flight beyond what was consumed
+    assert len(pulled) <= 3 + 4  # at most `prefetch` ahead of what was consumed
 
 
 def test_a_chunk_that_fails_to_score_is_retried_one_by_one(

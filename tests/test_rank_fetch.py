@@ -167,3 +167,24 @@ def test_rank_survives_hostile_esms(
     assert "not downloaded" in reasons["mallory/huge-esm"]
     assert not [r for r in fake_hub.requests if "huge-esm/resolve" in r.path and "safet" in r.path]
     assert np.isfinite(ranking.scores).all()
+
+
+def test_downloads_start_at_once_and_stay_within_the_prefetch_window(
+    fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    import time
+
+    ids = [f"alice/esm-{i}" for i in range(6)]
+    for i, repo_id in enumerate(ids):
+        fake_hub.add_repo(repo_id, _files(20 + i, dim=8))
+    store = _hub(fake_hub, tmp_path)
+    fake_hub.reset_log()
+    fetched = fetch_esms(ids, store, jobs=2, embedding_dim=8, prefetch=3)
+    deadline = time.monotonic() + 10
+    while fake_hub.count("GET", "model.safetensors") < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # nothing beyond the window may start
+    started = {r.path.split("/resolve/")[0] for r in fake_hub.requests if "/resolve/" in r.path}
+    assert len(started) == 3  # before a single result was asked for
+    assert all(r.ok for r in fetched)
+    assert fake_hub.count("GET", "model.safetensors") == 6

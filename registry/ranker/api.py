@@ -353,6 +353,10 @@ def rank(
         device=embedding.device,
         cache_dir=embedding.cache_dir,
     )
+    # Downloads start here and overlap the embedding.
+    fetched = fetch_esms(
+        refs, store, jobs=scoring.jobs, embedding_dim=embedder.embedding_dim, progress=progress
+    )
     features = embedder.embed(
         loaded.texts,
         batch_size=embedding.batch_size,
@@ -361,9 +365,6 @@ def rank(
     )
     stats = TargetStatistics.from_embeddings(features, loaded.labels, regression=loaded.regression)
 
-    fetched = fetch_esms(
-        refs, store, jobs=scoring.jobs, embedding_dim=features.shape[1], progress=progress
-    )
     with progress_bar(total=len(refs), desc="scoring ESMs", unit="esm", progress=progress) as bar:
         scorer = _Scorer(
             stats,

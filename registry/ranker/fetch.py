@@ -1,12 +1,13 @@
 """Fetch ESMs for a ranking: many at a time, streamed, every failure reported, none fatal.
 
 :func:`fetch_esms` turns references (catalog entries, repo ids, ESM folders, or loaded
-:class:`~registry.esm.Esm` objects) into loaded, validated ESMs. Downloads run on a bounded
-thread pool, and results are yielded in input order while later ones are still loading;
-at most ``2 × jobs`` ESMs are held at once, so memory stays flat however large the
-registry. An ESM that cannot be read or does not fit (unreadable weights, wrong shape,
-another embedding dimension) comes out as a failed :class:`FetchedEsm` with the reason,
-and the caller skips it.
+:class:`~registry.esm.Esm` objects) into loaded, validated ESMs. Downloads start at once on
+a thread pool and run up to a bounded number of ESMs ahead, into the store's cache (disk,
+not memory), so that they overlap the target's embedding and then the scoring; an ESM is
+loaded into memory when the consumer takes it, in input order, so memory stays flat
+however large the registry. An ESM that cannot be read or does not fit (unreadable
+weights, wrong shape, another embedding dimension) comes out as a failed
+:class:`FetchedEsm` with the reason, and the caller skips it.
 
 Where the files come from: ``config.json`` and ``model.safetensors`` at the commit the
 catalog recorded, opened in place through
@@ -35,6 +36,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -189,6 +191,28 @@ def _check_weights_size(
         )
 
 
+@dataclass(frozen=True)
+class _Files:
+    """An ESM's files on this machine, checked as far as they can be before loading."""
+
+    config: Path
+    weights: Path
+
+
+def _download(ref: EsmRef, store: RegistryStore | None, embedding_dim: int | None) -> _Files:
+    """Bring a repo's files into the store's cache, refusing what does not fit first."""
+    assert ref.repo_id is not None
+    if store is None:
+        raise UsageError(f"{ref.repo_id} is a repo id: pass the store (registry) to read it from")
+    config = store.local_path(ref.repo_id, CONFIG_NAME, ref.sha)
+    metadata = load_metadata(config)
+    claimed = metadata.embedding_dim
+    if claimed is not None and embedding_dim is not None and claimed != embedding_dim:
+        raise EsmArtifactError(_other_dim(claimed, embedding_dim))
+    _check_weights_size(ref, store, metadata, claimed if claimed is not None else embedding_dim)
+    return _Files(config, store.local_path(ref.repo_id, WEIGHTS_NAME, ref.sha))
+
+
 def load_esm(
     ref: EsmRef | Any, store: RegistryStore | None = None, *, embedding_dim: int | None = None
 ) -> Esm:
@@ -212,17 +236,8 @@ def load_esm(
         return ref.esm
     if ref.path is not None:
         return Esm.load(ref.path)
-    assert ref.repo_id is not None
-    if store is None:
-        raise UsageError(f"{ref.repo_id} is a repo id: pass the store (registry) to read it from")
-    config = store.local_path(ref.repo_id, CONFIG_NAME, ref.sha)
-    metadata = load_metadata(config)
-    claimed = metadata.embedding_dim
-    if claimed is not None and embedding_dim is not None and claimed != embedding_dim:
-        raise EsmArtifactError(_other_dim(claimed, embedding_dim))
-    _check_weights_size(ref, store, metadata, claimed if claimed is not None else embedding_dim)
-    weights = store.local_path(ref.repo_id, WEIGHTS_NAME, ref.sha)
-    return Esm.from_files(config, weights)
+    files = _download(ref, store, embedding_dim)
+    return Esm.from_files(files.config, files.weights)
 
 
 def _other_dim(dim: int, embedding_dim: int) -> str:
@@ -238,9 +253,14 @@ def _check(esm: Esm, embedding_dim: int | None) -> str | None:
     return None
 
 
-def _fetch_one(ref: EsmRef, store: RegistryStore | None, embedding_dim: int | None) -> FetchedEsm:
+def _outcome(ref: EsmRef, download: Future[_Files] | None, embedding_dim: int | None) -> FetchedEsm:
+    """Load one ESM whose files ``download`` brought (or a folder, or an object)."""
     try:
-        esm = load_esm(ref, store, embedding_dim=embedding_dim)
+        if download is None:
+            esm = load_esm(ref, embedding_dim=embedding_dim)
+        else:
+            files = download.result()
+            esm = Esm.from_files(files.config, files.weights)
     except Exception as exc:  # a stranger's files: any failure skips this ESM only
         logger.debug("cannot load %s: %s", ref.source, exc)
         return FetchedEsm(ref, sha=ref.sha, error=_reason(exc))
@@ -248,6 +268,81 @@ def _fetch_one(ref: EsmRef, store: RegistryStore | None, embedding_dim: int | No
     if problem is not None:
         return FetchedEsm(ref, sha=ref.sha, error=problem)
     return FetchedEsm(ref, esm=esm, sha=ref.sha)
+
+
+def _stop(pool: ThreadPoolExecutor, pending: deque[Any]) -> None:
+    for _, future in pending:
+        if future is not None:
+            future.cancel()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Fetcher(Iterator[FetchedEsm]):
+    """The download stage runs ahead on a thread pool; loading happens as results are taken."""
+
+    def __init__(
+        self,
+        refs: Iterator[EsmRef],
+        store: RegistryStore | None,
+        *,
+        jobs: int,
+        embedding_dim: int | None,
+        prefetch: int,
+        progress: bool | None,
+        total: int | None,
+    ) -> None:
+        self._refs = refs
+        self._store = store
+        self._embedding_dim = embedding_dim
+        self._prefetch = prefetch
+        self._progress = progress
+        self._total = total
+        self._pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="esm-fetch")
+        self._pending: deque[tuple[EsmRef, Future[_Files] | None]] = deque()
+        self._exhausted = False
+        self._bar: Any = None
+        self._failed = 0
+        self._stopper = weakref.finalize(self, _stop, self._pool, self._pending)
+        self._fill()
+
+    def _fill(self) -> None:
+        while not self._exhausted and len(self._pending) < self._prefetch:
+            ref = next(self._refs, None)
+            if ref is None:
+                self._exhausted = True
+                break
+            remote = ref.esm is None and ref.path is None
+            download = (
+                self._pool.submit(_download, ref, self._store, self._embedding_dim)
+                if remote
+                else None
+            )
+            self._pending.append((ref, download))
+
+    def __next__(self) -> FetchedEsm:
+        if not self._pending:
+            self.close()
+            raise StopIteration
+        if self._bar is None:  # opened on first use: downloads start before anyone looks
+            self._bar = progress_bar(
+                total=self._total, desc="fetching ESMs", unit="esm", progress=self._progress
+            ).__enter__()
+        ref, download = self._pending.popleft()
+        self._fill()
+        result = _outcome(ref, download, self._embedding_dim)
+        self._failed += not result.ok
+        self._bar.update(1)
+        return result
+
+    def close(self) -> None:
+        """Stop downloading; what is still queued is dropped."""
+        self._stopper()
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+        if self._failed:
+            logger.debug("%d ESM(s) could not be fetched", self._failed)
+            self._failed = 0
 
 
 def fetch_esms(
@@ -258,50 +353,48 @@ def fetch_esms(
     embedding_dim: int | None = None,
     progress: bool | None = None,
     total: int | None = None,
+    prefetch: int | None = None,
 ) -> Iterator[FetchedEsm]:
-    """Load ESMs on ``jobs`` threads; yield each outcome in input order as it is ready.
+    """Fetch ESMs on ``jobs`` threads; yield each outcome in input order.
+
+    Downloads start when this is called, not when the first result is asked for, so
+    they overlap whatever the caller does meanwhile (``rank`` embeds the target). Up to
+    ``prefetch`` ESMs are downloaded ahead of the consumer: their files go to the store's
+    cache, not into memory. An ESM is loaded (parsed and validated) when it is taken, so
+    memory holds only what the consumer holds.
 
     Args:
         items: Catalog entries, repo ids, ESM folders, :class:`Esm` objects or
-            :class:`EsmRef`\\ s; consumed lazily.
+            :class:`EsmRef`\\ s; consumed as the downloads advance.
         store: Where repo ids are read from.
-        jobs: Downloads at the same time; at most ``2 × jobs`` ESMs are held at once.
-        embedding_dim: Fail ESMs that map embeddings of another dimension.
+        jobs: Downloads at the same time.
+        embedding_dim: The base model's dimension: ESMs of another are refused, before
+            their weights are downloaded when their config says so.
         progress: Show a progress bar; ``None``: only when stderr is a terminal.
         total: Number of items, for the progress bar (``len(items)`` when it has one).
+        prefetch: ESMs downloaded ahead of the consumer (default ``32 × jobs``).
 
-    Yields:
-        One :class:`FetchedEsm` per item; failed ones carry :attr:`FetchedEsm.error`.
+    Returns:
+        An iterator of one :class:`FetchedEsm` per item; failed ones carry
+        :attr:`FetchedEsm.error`. ``close()`` stops it early.
 
     Raises:
-        UsageError: ``jobs`` is below 1, or an item is not a reference to an ESM.
+        UsageError: ``jobs`` or ``prefetch`` is below 1, or an item is not a reference to
+            an ESM.
     """
     if jobs < 1:
         raise UsageError(f"jobs must be at least 1, got {jobs}")
+    ahead = 32 * jobs if prefetch is None else prefetch
+    if ahead < 1:
+        raise UsageError(f"prefetch must be at least 1, got {prefetch}")
     if total is None and isinstance(items, Sized):
         total = len(items)
-    refs = (EsmRef.of(item) for item in items)
-    pending: deque[Future[FetchedEsm]] = deque()
-    failed = 0
-    with (
-        ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="esm-fetch") as pool,
-        progress_bar(total=total, desc="fetching ESMs", unit="esm", progress=progress) as bar,
-    ):
-        try:
-            for ref in refs:
-                pending.append(pool.submit(_fetch_one, ref, store, embedding_dim))
-                while len(pending) >= 2 * jobs:
-                    result = pending.popleft().result()
-                    failed += not result.ok
-                    bar.update(1)
-                    yield result
-            while pending:
-                result = pending.popleft().result()
-                failed += not result.ok
-                bar.update(1)
-                yield result
-        finally:
-            for future in pending:
-                future.cancel()
-    if failed:
-        logger.debug("%d ESM(s) could not be fetched", failed)
+    return _Fetcher(
+        (EsmRef.of(item) for item in items),
+        store,
+        jobs=jobs,
+        embedding_dim=embedding_dim,
+        prefetch=ahead,
+        progress=progress,
+        total=total,
+    )
