@@ -26,6 +26,8 @@ _POINTER = ctypes.c_void_p
 #: Routine -> number of arguments (all passed by reference, as in Fortran).
 _BLAS: Final = {"trmm": 11, "syrk": 10}
 _LAPACK: Final = {"sytrd": 10, "ormqr": 13, "sterf": 4, "gtsv": 8}
+#: The float64 routines of the tridiagonal problem.
+_TRIDIAGONAL: Final = {"sterf": 4, "gtsv": 8, "pttrf": 4, "pttrs": 7, "stebz": 18}
 _PREFIX: Final = {np.dtype(np.float64): "d", np.dtype(np.float32): "s"}
 
 
@@ -82,8 +84,7 @@ class Lapack:
         self._f.update({name: _function(lapack, prefix + name, n) for name, n in _LAPACK.items()})
         self._real = ctypes.c_double if self.dtype == np.float64 else ctypes.c_float
         # The 64-bit routines always: the tridiagonal problem is solved in float64.
-        self._sterf = _function(lapack, "dsterf", _LAPACK["sterf"])
-        self._gtsv = _function(lapack, "dgtsv", _LAPACK["gtsv"])
+        self._t = {name: _function(lapack, "d" + name, n) for name, n in _TRIDIAGONAL.items()}
         self._lwork: dict[int, int] = {}
 
     def _scalar(self, value: float) -> Any:
@@ -184,7 +185,7 @@ class Lapack:
         values = np.array(diagonal, dtype=np.float64)
         scratch = np.array(off, dtype=np.float64)
         info = ctypes.c_int(0)
-        self._sterf(_int(values.shape[0]), _at(values), _at(scratch), ctypes.byref(info))
+        self._t["sterf"](_int(values.shape[0]), _at(values), _at(scratch), ctypes.byref(info))
         _raise_on(info, "sterf")
         return values
 
@@ -202,12 +203,84 @@ class Lapack:
         main = diagonal + shift
         solution = np.array(rhs, dtype=np.float64)
         info = ctypes.c_int(0)
-        self._gtsv(
+        self._t["gtsv"](
             _int(n), _int(1), _at(lower), _at(main), _at(upper), _at(solution), _int(n),
             ctypes.byref(info),
         )  # fmt: skip
         _raise_on(info, "gtsv")
         return solution
+
+    def factor_shifted(
+        self, diagonal: np.ndarray[Any, Any], off: np.ndarray[Any, Any], shift: float
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None:
+        """``L D Lᵀ`` of ``T + shift I`` (float64): the pivots ``D`` and the multipliers.
+
+        ``None`` when the matrix is not positive definite (a pivot is not positive).
+        """
+        pivots = diagonal + shift
+        multipliers = np.array(off, dtype=np.float64)
+        info = ctypes.c_int(0)
+        self._t["pttrf"](_int(pivots.shape[0]), _at(pivots), _at(multipliers), ctypes.byref(info))
+        return None if info.value != 0 else (pivots, multipliers)
+
+    def solve_factored(
+        self,
+        factor: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]],
+        rhs: np.ndarray[Any, Any],
+    ) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Solve with a factorization from :meth:`factor_shifted`."""
+        pivots, multipliers = factor
+        solution = np.array(rhs, dtype=np.float64)
+        n = pivots.shape[0]
+        info = ctypes.c_int(0)
+        self._t["pttrs"](
+            _int(n), _int(1), _at(pivots), _at(multipliers), _at(solution), _int(n),
+            ctypes.byref(info),
+        )  # fmt: skip
+        _raise_on(info, "pttrs")
+        return solution
+
+    def count_below(
+        self, diagonal: np.ndarray[Any, Any], off: np.ndarray[Any, Any], bound: float
+    ) -> int:
+        """How many eigenvalues of the float64 tridiagonal ``T`` are at most ``bound``."""
+        return self._stebz("V", diagonal, off, upper=bound)[0]
+
+    def largest(self, diagonal: np.ndarray[Any, Any], off: np.ndarray[Any, Any]) -> float:
+        """The largest eigenvalue of the float64 tridiagonal ``T`` (bisection)."""
+        n = diagonal.shape[0]
+        count, values = self._stebz("I", diagonal, off, index=n)
+        return float(values[0]) if count else 0.0
+
+    def _stebz(
+        self,
+        which: str,
+        diagonal: np.ndarray[Any, Any],
+        off: np.ndarray[Any, Any],
+        *,
+        upper: float = 0.0,
+        index: int = 1,
+    ) -> tuple[int, np.ndarray[Any, Any]]:
+        n = diagonal.shape[0]
+        d = np.ascontiguousarray(diagonal, dtype=np.float64)
+        e = np.ascontiguousarray(off, dtype=np.float64)
+        found = ctypes.c_int(0)
+        blocks = ctypes.c_int(0)
+        values = np.empty(max(n, 1))
+        iblock = np.empty(max(n, 1), dtype=np.intc)
+        isplit = np.empty(max(n, 1), dtype=np.intc)
+        work = np.empty(max(4 * n, 1))
+        iwork = np.empty(max(3 * n, 1), dtype=np.intc)
+        info = ctypes.c_int(0)
+        self._t["stebz"](
+            _char(which), _char("E"), _int(n), ctypes.byref(ctypes.c_double(-np.inf)),
+            ctypes.byref(ctypes.c_double(upper)), _int(index), _int(index),
+            ctypes.byref(ctypes.c_double(0.0)), _at(d), _at(e), ctypes.byref(found),
+            ctypes.byref(blocks), _at(values), _at(iblock), _at(isplit), _at(work), _at(iwork),
+            ctypes.byref(info),
+        )  # fmt: skip
+        _raise_on(info, "stebz")
+        return found.value, values[: found.value]
 
 
 def _raise_on(info: ctypes.c_int, routine: str) -> None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol, cast
@@ -69,13 +70,28 @@ DTYPES: Final[tuple[str, ...]] = SCORING_DTYPES
 
 
 class Spectrum(Protocol):
-    """What the LogME fixed point needs from a chunk of K ESMs with C target columns."""
+    """What LogME needs from a chunk of K ESMs with C target columns.
 
-    #: Eigenvalues of ``FᵀF`` (or ``B Bᵀ``), ``(K, q)``; numerically zero ones set to 0.
-    sigma: FloatArray
+    ``sigma`` are the eigenvalues of ``FᵀF`` (numerically zero ones count as zero) and
+    ``p`` the projections ``Vᵀ Fᵀ y``; a backend may answer without computing either.
+    """
 
-    def moments(self, t: FloatArray, active: NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
-        """``|m|²`` and ``|y - F m|²`` at ``t = alpha / beta`` ``(K, C)`` where ``active``."""
+    @property
+    def rank(self) -> NDArray[np.int64]:
+        """Numerical rank of each ``F``, ``(K,)``: eigenvalues above rounding."""
+        ...
+
+    def moments(
+        self, t: FloatArray, active: NDArray[np.bool_]
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``gamma``, ``|m|²`` and ``|y - F m|²`` at ``t = alpha / beta`` ``(K, C)``.
+
+        Only entries where ``active`` is true need to be right.
+        """
+        ...
+
+    def log_det(self, t: FloatArray) -> FloatArray:
+        """``Σ log(1 + sigma / t)`` for every ESM and column, ``(K, C)``."""
         ...
 
     def posterior(self, lam: FloatArray) -> FloatArray:
@@ -121,6 +137,20 @@ def _cut(sigma: FloatArray, inner: int, eps: float) -> NDArray[np.bool_]:
 # --- eigenvalue + projection spectra (numpy and torch) ----------------------------------------
 
 
+def _eigen_gamma(sigma: FloatArray, t: FloatArray) -> FloatArray:
+    """``Σ σ/(σ+t)``: ``sigma`` ``(K, q)``, ``t`` ``(K, C)`` -> ``(K, C)``."""
+    s = sigma[:, :, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return cast(FloatArray, (s / (s + t[:, None, :])).sum(axis=1))
+
+
+def _eigen_log_det(sigma: FloatArray, t: FloatArray) -> FloatArray:
+    s = sigma[:, :, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(s > 0, np.log1p(s / t[:, None, :]), 0.0)
+    return cast(FloatArray, terms.sum(axis=1))
+
+
 @dataclass
 class _EigenSpectrum:
     """Eigenvalues with the squared projections ``p²``, the layout ``eigh`` gives."""
@@ -131,7 +161,13 @@ class _EigenSpectrum:
     coef: FloatArray  # (K, q, C), projections onto the basis below
     basis: Any = None  # (K, D_out, q) numpy array or a callable producing it
 
-    def moments(self, t: FloatArray, active: NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
+    @property
+    def rank(self) -> NDArray[np.int64]:
+        return cast(NDArray[np.int64], (self.sigma > 0).sum(axis=1))
+
+    def moments(
+        self, t: FloatArray, active: NDArray[np.bool_]
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         s = self.sigma[:, :, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             inv = 1.0 / (s + t[:, None, :])
@@ -139,7 +175,10 @@ class _EigenSpectrum:
             m2 = inv2p.sum(axis=1)
             # Clipped: rounding can push an exact interpolation (N <= D) a hair below zero.
             res2 = np.maximum(self.yty - ((s + 2.0 * t[:, None, :]) * inv2p).sum(axis=1), 0.0)
-        return m2, res2
+        return _eigen_gamma(self.sigma, t), m2, res2
+
+    def log_det(self, t: FloatArray) -> FloatArray:
+        return _eigen_log_det(self.sigma, t)
 
     def posterior(self, lam: FloatArray) -> FloatArray:
         basis = self.basis() if callable(self.basis) else self.basis
@@ -265,6 +304,11 @@ class _TorchKernel:
 # --- the tridiagonal path (LAPACK) ------------------------------------------------------------
 
 
+#: ``gamma`` below this share of the dimension is taken from eigenvalues: ``n - t tr((T+tI)⁻¹)``
+#: loses ``eps n / gamma`` of relative precision to cancellation.
+_SMALL_GAMMA: Final = 1e-6
+
+
 @dataclass
 class _Tridiagonal:
     """One ESM reduced to ``T = Hᵀ S H`` (tridiagonal) with ``w = Hᵀ (the column vectors)``."""
@@ -274,27 +318,68 @@ class _Tridiagonal:
     w: FloatArray  # (n, C) in float64
     wide: bool  # S = BᵀB (w = Hᵀ Bᵀ c) rather than B Bᵀ (w = Hᵀ c)
     back: Any  # callable: x in T's coordinates -> posterior weights (D_out,)
+    rank: int
+    sigma: FloatArray | None = None  # eigenvalues, only when a degenerate case needs them
 
 
 @dataclass
 class _TridiagonalSpectrum:
-    sigma: FloatArray
+    """LogME's sums from ``T`` and ``w`` by O(n) factorizations of ``T + tI``.
+
+    ``gamma = n - t tr((T + tI)⁻¹)``, the diagonal of the inverse from the pivots of the
+    ``L D Lᵀ`` factorizations from the top and from the bottom; ``|m|²`` and the residual
+    from ``x = (T + tI)⁻¹ w``; ``log|T + tI|`` from the pivots. Where ``T + tI`` is not
+    numerically positive definite, or ``gamma`` is too small for the subtraction, the
+    eigenvalues of ``T`` are computed instead (``sterf``).
+    """
+
     items: list[_Tridiagonal]
     yty: FloatArray
     outside: FloatArray
+    inner: int
+    eps: float
     lapack: Any = field(repr=False)
 
-    def _solve(self, k: int, j: int, t: float) -> FloatArray:
-        item = self.items[k]
+    @property
+    def rank(self) -> NDArray[np.int64]:
+        return np.array([item.rank for item in self.items], dtype=np.int64)
+
+    def _sigma(self, item: _Tridiagonal) -> FloatArray:
+        if item.sigma is None:
+            sigma = self.lapack.eigenvalues(item.diagonal, item.off)[None]
+            _cut(sigma, self.inner, self.eps)
+            item.sigma = sigma
+        return item.sigma
+
+    def _solve(self, item: _Tridiagonal, factor: Any, t: float, j: int) -> FloatArray:
+        if factor is not None:
+            return cast(FloatArray, self.lapack.solve_factored(factor, item.w[:, j]))
         return cast(FloatArray, self.lapack.solve_shifted(item.diagonal, item.off, t, item.w[:, j]))
 
-    def moments(self, t: FloatArray, active: NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
+    def _gamma(self, item: _Tridiagonal, factor: Any, t: float) -> float:
+        if factor is not None and item.rank > 0:
+            pivots = factor[0]
+            reverse = self.lapack.factor_shifted(item.diagonal[::-1], item.off[::-1], t)
+            if reverse is not None:
+                inverse_diagonal = 1.0 / (pivots + reverse[0][::-1] - (item.diagonal + t))
+                n = int(pivots.shape[0])
+                gamma = n - t * float(inverse_diagonal.sum())
+                if gamma > _SMALL_GAMMA * n:
+                    return gamma
+        return float(_eigen_gamma(self._sigma(item), np.array([[t]]))[0, 0])
+
+    def moments(
+        self, t: FloatArray, active: NDArray[np.bool_]
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        gamma = np.zeros_like(t)
         m2 = np.zeros_like(t)
         res2 = np.zeros_like(t)
         for k, j in zip(*np.nonzero(active), strict=True):
             tk = float(t[k, j])
             item = self.items[k]
-            x = self._solve(k, j, tk)
+            factor = self.lapack.factor_shifted(item.diagonal, item.off, tk)
+            gamma[k, j] = self._gamma(item, factor, tk)
+            x = self._solve(item, factor, tk, j)
             xx = float(x @ x)
             if item.wide:
                 # S = FᵀF, w = Hᵀ Fᵀ y: |m|² = |x|², Σ p²(σ+2t)/(σ+t)² = wᵀx + t|x|².
@@ -309,13 +394,31 @@ class _TridiagonalSpectrum:
                 tx[1:] += item.off * x[:-1]
                 m2[k, j] = max(float(x @ tx), 0.0)
                 res2[k, j] = self.outside[j] + tk * tk * xx
-        return m2, res2
+        return gamma, m2, res2
+
+    def log_det(self, t: FloatArray) -> FloatArray:
+        out = np.zeros_like(t)
+        for k, item in enumerate(self.items):
+            for j in range(t.shape[1]):
+                tk = float(t[k, j])
+                factor = (
+                    self.lapack.factor_shifted(item.diagonal, item.off, tk)
+                    if item.rank > 0 and tk > 0
+                    else None
+                )
+                if factor is not None:
+                    n = factor[0].shape[0]
+                    out[k, j] = float(np.log(factor[0]).sum()) - n * math.log(tk)
+                else:
+                    out[k, j] = float(_eigen_log_det(self._sigma(item), np.array([[tk]]))[0, 0])
+        return out
 
     def posterior(self, lam: FloatArray) -> FloatArray:
         rows = []
         for k, item in enumerate(self.items):
             xs = np.stack(
-                [self._solve(k, j, float(lam[k, j])) for j in range(item.w.shape[1])], axis=1
+                [self._solve(item, None, float(lam[k, j]), j) for j in range(item.w.shape[1])],
+                axis=1,
             )
             rows.append(item.back(xs).T)
         return np.stack(rows)
@@ -339,14 +442,13 @@ class _LapackKernel:
 
     def spectrum(self, prepared: Any, weights: NDArray[Any], biases: NDArray[Any]) -> Spectrum:
         target, factor, square, projected = prepared
+        inner = max(factor.shape[0], weights.shape[1])
+        eps = float(np.finfo(self.dtype).eps)
         items = [
-            self._reduce(factor, square, projected, w, b)
+            self._reduce(factor, square, projected, w, b, inner=inner, eps=eps)
             for w, b in zip(weights, biases, strict=True)
         ]
-        sigma = np.stack([self.lapack.eigenvalues(i.diagonal, i.off) for i in items])
-        d_out = weights.shape[1]
-        _cut(sigma, max(factor.shape[0], d_out), float(np.finfo(self.dtype).eps))
-        return _TridiagonalSpectrum(sigma, items, target.yty, target.outside, self.lapack)
+        return _TridiagonalSpectrum(items, target.yty, target.outside, inner, eps, self.lapack)
 
     def _reduce(
         self,
@@ -355,6 +457,9 @@ class _LapackKernel:
         projected: NDArray[Any],
         weight: NDArray[Any],
         bias: NDArray[Any],
+        *,
+        inner: int,
+        eps: float,
     ) -> _Tridiagonal:
         lapack = self.lapack
         r, width = factor.shape
@@ -384,13 +489,12 @@ class _LapackKernel:
             lapack.apply_q(s, tau, y, transpose=False)
             return cast(FloatArray, (y if wide else b_mat.T @ y).astype(np.float64))
 
-        return _Tridiagonal(
-            diagonal.astype(np.float64),
-            off.astype(np.float64),
-            columns.astype(np.float64),
-            wide,
-            back,
-        )
+        diagonal64 = diagonal.astype(np.float64)
+        off64 = off.astype(np.float64)
+        # Eigenvalues above rounding (inner * eps * sigma_max), counted without computing them.
+        cutoff = max(lapack.largest(diagonal64, off64), 0.0) * inner * eps
+        rank = diagonal64.shape[0] - lapack.count_below(diagonal64, off64, cutoff)
+        return _Tridiagonal(diagonal64, off64, columns.astype(np.float64), wide, back, rank)
 
 
 # --- choosing ---------------------------------------------------------------------------------

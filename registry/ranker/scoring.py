@@ -677,16 +677,16 @@ def _solve(
     return_weights: bool,
 ) -> list[LogMEResult]:
     """LogME for the K feature matrices ``F_k`` (``D`` columns) a spectrum describes."""
-    sigma = spectrum.sigma
-    k_esm = sigma.shape[0]
+    ranks = spectrum.rank
+    k_esm = ranks.shape[0]
     state = _fixed_point(spectrum, yty, n, max_iter=max_iter, tol=tol)
     alpha, beta = state.alpha, state.beta
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = (beta / alpha)[:, None, :]
-        log_det = np.where(sigma[:, :, None] > 0, np.log1p(sigma[:, :, None] * ratio), 0.0)
+        # -1/2 log|A| + D/2 log(alpha) = -1/2 sum log(1 + sigma beta / alpha)
+        log_det = spectrum.log_det(alpha / beta)
         evidence = (
             0.5 * n * np.log(beta)
-            - 0.5 * log_det.sum(axis=1)
+            - 0.5 * log_det
             - 0.5 * beta * state.res2
             - 0.5 * alpha * state.m2
             - 0.5 * n * _LOG_2PI
@@ -697,7 +697,6 @@ def _solve(
     evidence /= n
 
     posterior = spectrum.posterior(state.lam) if return_weights else None
-    ranks = (sigma > 0).sum(axis=1)
     return [
         LogMEResult(
             score=float(evidence[i].mean()),
@@ -730,12 +729,10 @@ def _fixed_point(
     """MacKay's updates for every (ESM, column) pair at once; finished pairs are frozen.
 
     With ``sigma`` the eigenvalues of F^T F, ``lambda = alpha / beta`` and
-    ``m = (F^T F + lambda I)^-1 F^T y``: ``gamma = sum sigma / (sigma + lambda)``; ``|m|^2``
-    and ``|y - F m|^2`` come from the spectrum (:meth:`Spectrum.moments`).
+    ``m = (F^T F + lambda I)^-1 F^T y``: ``gamma = sum sigma / (sigma + lambda)``, ``|m|^2``
+    and ``|y - F m|^2``, all from the spectrum (:meth:`Spectrum.moments`).
     """
-    sigma = spectrum.sigma
-    k_esm = sigma.shape[0]
-    shape = (k_esm, yty.shape[0])
+    shape = (spectrum.rank.shape[0], yty.shape[0])
     alpha = np.ones(shape)
     beta = np.ones(shape)
     lam = np.ones(shape)
@@ -744,12 +741,10 @@ def _fixed_point(
     n_iter = np.zeros(shape, dtype=np.int64)
     converged = np.zeros(shape, dtype=bool)
     active = np.ones(shape, dtype=bool)
-    s = sigma[:, :, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         for _ in range(max_iter):
             t = alpha / beta
-            gamma = (s / (s + t[:, None, :])).sum(axis=1)
-            m2_new, res2_new = spectrum.moments(t, active)
+            gamma, m2_new, res2_new = spectrum.moments(t, active)
             alpha_new = gamma / (m2_new + _EPSILON)
             beta_new = (n - gamma) / (res2_new + _EPSILON)
             # gamma == 0 means F = 0: alpha drops out and beta is already final.
