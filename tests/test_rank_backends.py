@@ -287,3 +287,45 @@ def test_auto_never_imports_torch() -> None:
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", ["tiny-map", "exact-fit-rank-deficient", "constant-map"])
+def test_degenerate_maps_agree_with_the_general_path(backend: str, case: str) -> None:
+    rng = np.random.default_rng(30)
+    n, d = 150, 20
+    x = rng.normal(size=(n, d))
+    w = rng.normal(size=(d, d)) / math.sqrt(d)
+    b = rng.normal(size=d)
+    regression = case == "exact-fit-rank-deficient"
+    if case == "tiny-map":
+        w, b = 1e-7 * w, 1e-7 * b
+    elif case == "constant-map":
+        w = np.zeros((d, d))
+    else:
+        w[:, 12:] = 0.0
+    y: NDArray[Any] = x @ w.T @ rng.normal(size=d) if regression else (x[:, 0] > 0).astype(int)
+    stats = TargetStatistics.from_embeddings(x, y, regression=regression)
+    got = score_linear(stats, w, b, backend=backend)
+    expected = logme(x @ w.T + b, y, regression=regression)
+    assert got.score == pytest.approx(expected.score, rel=1e-9, abs=1e-8)
+    assert got.rank == expected.rank
+    np.testing.assert_array_equal(got.n_iter, expected.n_iter)
+
+
+@pytest.mark.skipif("lapack" not in BACKENDS, reason="SciPy is not installed")
+def test_lapack_falls_back_to_eigenvalues_when_a_factorization_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``T + tI`` not numerically positive definite: sterf and a pivoting solve instead."""
+    from registry.ranker import _lapack
+
+    x, w, b, y = make_problem(200, 30, seed=31, classes=3)
+    stats = TargetStatistics.from_embeddings(x, y)
+    fast = score_linear(stats, w, b, backend="lapack", return_weights=True)
+    monkeypatch.setattr(_lapack.load("float64"), "factor_shifted", lambda *args: None)
+    slow = score_linear(stats, w, b, backend="lapack", return_weights=True)
+    assert slow.score == pytest.approx(fast.score, abs=1e-10)
+    np.testing.assert_array_equal(slow.n_iter, fast.n_iter)
+    assert slow.weights is not None and fast.weights is not None
+    np.testing.assert_allclose(slow.weights, fast.weights, rtol=1e-8, atol=1e-12)
