@@ -234,9 +234,11 @@ def compare(args: argparse.Namespace, ours: ModuleType, reference: Scorer) -> bo
                     f" same best ESM: {np.argmax(exact) == np.argmax(got)},"
                     f" top-{top} overlap {overlap:.0%}"
                 )
-            else:
+            elif name == next(iter(engines)):  # the target is for the first backend named
                 target = 5.0 if args.busy else 8.0
                 ok &= ratio >= target and diff <= 1e-6
+            else:
+                ok &= diff <= 1e-6
         print(f"  not converged (ours)          : {not_converged}")
         print(f"  load average at the end       : {os.getloadavg()[0]:.2f}")
     return ok

@@ -74,18 +74,20 @@ HFSELECT_SCRIPT = textwrap.dedent(
     """
 )
 
-#: Runs the CLI in-process and reports its peak RSS (the exit status is kept).
+#: Runs the CLI in-process and reports its peak RSS (the exit status is kept). VmHWM, not
+#: ru_maxrss: the latter keeps the parent's peak across fork and exec.
 CLI_WRAPPER = textwrap.dedent(
     """
-    import resource, runpy, sys
+    import runpy, sys
     sys.argv = ["esm-registry", *sys.argv[1:]]
     try:
         runpy.run_module("registry", run_name="__main__")
         status = 0
     except SystemExit as exc:
         status = exc.code or 0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak-rss-mb {rss:.0f}", file=sys.stderr)
+    with open("/proc/self/status") as handle:
+        peak = next(int(l.split()[1]) for l in handle if l.startswith("VmHWM"))
+    print(f"peak-rss-mb {peak / 1024:.0f}", file=sys.stderr)
     sys.exit(status)
     """
 )
