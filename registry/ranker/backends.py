@@ -9,11 +9,13 @@ current ``t = alpha / beta``: ``gamma = Σ σ/(σ+t)``, ``|m|² = Σ p²/(σ+t)�
 ``lapack`` (CPU; needs SciPy)
     ``B = R Aᵀ`` with a triangular product (``trmm``, half a matrix product), ``BᵀB`` with
     ``syrk`` (half again), then a Householder reduction ``BᵀB = H T Hᵀ`` to tridiagonal
-    ``T`` (``sytrd``, the one O(D³) step left) with ``Hᵀ Fᵀ y`` carried along (``ormqr``).
-    The eigenvalues of ``T`` (``sterf``, O(D²)) give ``gamma``, the log-determinant and the
-    rank; the two other sums are ``|x|²`` and ``Fᵀyᵀ x`` for ``x = (T + tI)⁻¹ Hᵀ Fᵀ y``,
-    one O(D) tridiagonal solve per column and iteration. No eigenvector is ever formed:
-    ``eigh`` spends more than half its time on them. Routines are called through
+    ``T`` (``sytrd``, the one O(D³) step left) with ``w = Hᵀ Fᵀ y`` carried along
+    (``ormqr``). Each sum is then O(D) work on ``T + tI = L D Lᵀ`` (``pttrf``): ``gamma``
+    is ``D - t tr((T + tI)⁻¹)``, the diagonal of the inverse coming from the pivots taken
+    from both ends; ``|m|²`` and the residual from ``x = (T + tI)⁻¹ w``; the log-determinant
+    from the pivots; the rank is a bisection count (``stebz``). Neither eigenvectors
+    (more than half of ``eigh``'s time) nor eigenvalues (``sterf``, another 15 %) are
+    computed, except eigenvalues for a degenerate ESM. Routines are called through
     :mod:`._lapack`, which releases the GIL, so ESMs are decomposed in parallel threads.
 ``torch`` (CPU through MKL, or CUDA)
     Batched ``B``, ``BᵀB`` and ``torch.linalg.eigh`` on the device; the spectral sums come
@@ -27,8 +29,8 @@ For ``N <= D`` (fewer target examples than dimensions) every backend works with 
 ``auto`` picks ``torch`` on a GPU; on the CPU ``lapack`` when SciPy is there (the fastest,
 see ``benchmarks/bench_logme.py --backend``), else ``torch`` if torch is already loaded (it
 is never imported just for scoring), else ``numpy``. ``float32`` runs the O(D³) steps in
-single precision (about twice as fast on a CPU, far more on most GPUs); the fixed point
-itself always runs in float64.
+single precision (faster on a CPU, far more so on most GPUs); the fixed point itself always
+runs in float64.
 """
 
 from __future__ import annotations
