@@ -15,8 +15,10 @@ Everything runs on this machine; the only traffic is to 127.0.0.1:
 5. ours, warm: ``esm-registry rank`` again (embeddings and ESMs cached).
 
 Every figure is the wall time of whole processes (interpreter start and imports included,
-on both sides); the ratios are computed in the same run. The two rankings must be the same
-(task order and scores to 1e-6).
+on both sides); the ratios are computed in the same run. The two rankings must be the same:
+every score within 1e-6 of hfselect's and the same order, where two tasks whose scores are
+within 1e-6 count as tied (the target's float32 embeddings differ by rounding between
+dynamic padding and hfselect's padding to 128, so such a pair may come out either way).
 
     python benchmarks/bench_rank_e2e.py [--esms 200] [--n 1000] [--latency 0.02]
                                         [--busy] [--backend auto] [--skip-hfselect]
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import itertools
 import json
 import math
 import os
@@ -262,25 +265,26 @@ def run_ours(
     }
 
 
-def same_ranking(ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[bool, float]:
-    """Same task order, and every task's score within 1e-6; the largest difference."""
+def same_ranking(ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[bool, float, int]:
+    """Same tasks, scores within 1e-6, same order up to ties within 1e-6.
+
+    Returns whether they agree, the largest score difference, and how many neighbouring
+    pairs are in another order (each a tie within the tolerance: the target's embeddings
+    themselves differ by float32 rounding between dynamic padding and padding to 128).
+    """
     mine = dict(zip(ours["tasks"], ours["scores"], strict=True))
     other = dict(zip(theirs["tasks"], theirs["scores"], strict=True))
     if set(mine) != set(other):
-        print(
-            f"  tasks only ours: {sorted(set(mine) - set(other))[:5]}, only hfselect: "
-            f"{sorted(set(other) - set(mine))[:5]}"
-        )
-        return False, float("nan")
+        only_ours, only_theirs = sorted(set(mine) - set(other)), sorted(set(other) - set(mine))
+        print(f"  tasks only ours: {only_ours[:5]}, only hfselect: {only_theirs[:5]}")
+        return False, float("nan"), 0
     diff = max(abs(mine[task] - other[task]) for task in mine)
-    if ours["tasks"] != theirs["tasks"]:
-        pairs = zip(ours["tasks"], theirs["tasks"], strict=True)
-        first = next(i for i, (a, b) in enumerate(pairs) if a != b)
-        print(
-            f"  orders differ from rank {first + 1}: ours {ours['tasks'][first : first + 3]}, "
-            f"hfselect {theirs['tasks'][first : first + 3]}"
-        )
-    return ours["tasks"] == theirs["tasks"] and diff <= 1e-6, diff
+    # hfselect's scores in our order must not increase by more than the tolerance.
+    theirs_in_our_order = [other[task] for task in ours["tasks"]]
+    rises = [b - a for a, b in itertools.pairwise(theirs_in_our_order) if b > a]
+    swapped = sum(a != b for a, b in zip(ours["tasks"], theirs["tasks"], strict=True)) // 2
+    ok = diff <= 1e-6 and all(rise <= 1e-6 for rise in rises)
+    return ok, diff, swapped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,14 +346,16 @@ def main(argv: list[str] | None = None) -> int:
             f"hfselect  : {theirs['wall']:7.1f} s (imports {theirs['import']:.1f} s, "
             f"compute_task_ranking {theirs['call']:.1f} s), {len(hub.requests)} requests"
         )
-        same, diff = same_ranking(cold, theirs)
+        same, diff, swapped = same_ranking(cold, theirs)
         cold_ratio = theirs["wall"] / cold["wall"]
         warm_ratio = theirs["wall"] / warm["wall"]
         print(f"cold: {cold_ratio:5.1f}x hfselect (target 8x)")
         print(f"warm: {warm_ratio:5.1f}x hfselect (target 12x)")
         print(
             f"same ranking as hfselect: {same} ({len(theirs['tasks'])} tasks, max |score "
-            f"diff| {diff:.2e}); load average at the end {os.getloadavg()[0]:.2f}"
+            f"diff| {diff:.2e}, identical order: {cold['tasks'] == theirs['tasks']}, "
+            f"{swapped} neighbouring pair(s) tied within 1e-6 in the other order); "
+            f"load average at the end {os.getloadavg()[0]:.2f}"
         )
         ok &= same and cold_ratio >= 8 and warm_ratio >= 12
         print("PASS" if ok else "FAIL")
