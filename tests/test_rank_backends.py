@@ -329,3 +329,39 @@ def test_lapack_falls_back_to_eigenvalues_when_a_factorization_fails(
     np.testing.assert_array_equal(slow.n_iter, fast.n_iter)
     assert slow.weights is not None and fast.weights is not None
     np.testing.assert_allclose(slow.weights, fast.weights, rtol=1e-8, atol=1e-12)
+
+
+def test_rank_scores_alike_on_every_backend_and_precision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The option groups reach the scorer: backend, dtype and threads change no ranking."""
+    pytest.importorskip("transformers")
+    from esm_factory import make_esm
+    from rank_support import BASE_MODEL, build_model, reviews
+
+    from registry.ranker import rank
+
+    monkeypatch.setenv("ESM_REGISTRY_HOME", str(tmp_path / "home"))
+    model = build_model(tmp_path / "tiny-bert", "bert")
+    esms = [make_esm(i, dim=32, base_model=BASE_MODEL) for i in range(5)]
+    texts, labels = reviews(60)
+    rankings = {
+        (backend, dtype): rank(
+            (texts, labels),
+            BASE_MODEL,
+            esms=esms,
+            model_path=model,
+            progress=False,
+            backend=backend,
+            dtype=dtype,
+            threads=2,
+            device="cpu",
+        )
+        for backend in BACKENDS
+        for dtype in ("float64", "float32")
+    }
+    exact = rankings[(BACKENDS[0], "float64")]
+    for (_, dtype), ranking in rankings.items():
+        assert [e.task_id for e in ranking] == [e.task_id for e in exact]
+        tolerance = 1e-9 if dtype == "float64" else 1e-4
+        assert ranking.scores == pytest.approx(exact.scores, abs=tolerance)

@@ -127,7 +127,13 @@ def _target_of(stats: Any) -> _Target:
     return target_of(stats.factor, stats.projected_targets, stats.target_sq_norms)
 
 
-def _cut(sigma: FloatArray, inner: int, eps: float) -> NDArray[np.bool_]:
+#: Eigenvalues below ``inner * _EPS * sigma_max`` count as zero, in float32 too: zeroing what
+#: float32 cannot resolve, projections included, loses more than its rounding error costs
+#: (on the anisotropic embeddings of a language model it scrambled the order of the ESMs).
+_EPS: Final = float(np.finfo(np.float64).eps)
+
+
+def _cut(sigma: FloatArray, inner: int, eps: float = _EPS) -> NDArray[np.bool_]:
     """Which eigenvalues are above rounding: ``|error| ~ inner * eps * sigma_max``."""
     np.maximum(sigma, 0.0, out=sigma)
     cutoff = sigma.max(axis=-1, keepdims=True) * (inner * eps)
@@ -226,7 +232,7 @@ def numpy_spectrum(
         target,
         wide=wide,
         inner=max(r, d_out),
-        eps=float(np.finfo(dtype).eps),
+        eps=_EPS,
         basis=basis.astype(np.float64),
     )
 
@@ -298,7 +304,7 @@ class _TorchKernel:
                 target,
                 wide=wide,
                 inner=max(r, d_out),
-                eps=float(np.finfo(self.dtype).eps),
+                eps=_EPS,
                 basis=host_basis,
             )
 
@@ -445,7 +451,7 @@ class _LapackKernel:
     def spectrum(self, prepared: Any, weights: NDArray[Any], biases: NDArray[Any]) -> Spectrum:
         target, factor, square, projected = prepared
         inner = max(factor.shape[0], weights.shape[1])
-        eps = float(np.finfo(self.dtype).eps)
+        eps = _EPS
         items = [
             self._reduce(factor, square, projected, w, b, inner=inner, eps=eps)
             for w, b in zip(weights, biases, strict=True)
