@@ -12,7 +12,8 @@ Everything runs on this machine; the only traffic is to 127.0.0.1:
    ESM, runs its LogME);
 4. ours, cold: fresh caches, ``esm-registry catalog sync`` then ``esm-registry rank`` (two
    processes, as a user types them);
-5. ours, warm: ``esm-registry rank`` again (embeddings and ESMs cached).
+5. ours, warm: ``esm-registry rank`` again (embeddings and ESMs cached), then once more
+   with ``--dtype float32`` to see how far single precision moves scores and ranks.
 
 Every figure is the wall time of whole processes (interpreter start and imports included,
 on both sides); the ratios are computed in the same run. The two rankings must be the same:
@@ -232,7 +233,15 @@ def rss_of(stderr: str) -> float:
 
 
 def run_ours(
-    hub: FakeHub, home: Path, target: Path, model: Path, *, n: int, backend: str, sync: bool
+    hub: FakeHub,
+    home: Path,
+    target: Path,
+    model: Path,
+    *,
+    n: int,
+    backend: str,
+    sync: bool,
+    dtype: str = "float64",
 ) -> dict[str, Any]:
     env = environment(hub, home)
     catalog = home / "catalog.sqlite"
@@ -249,7 +258,7 @@ def run_ours(
             *cli, "rank", "--base-model", BASE_MODEL, "--file", str(target),
             "--text-column", "text", "--label-column", "label", "--num-examples", str(n),
             "--model-path", str(model), "--catalog", str(catalog), "--backend", backend,
-            "--format", "json", "--no-progress",
+            "--dtype", dtype, "--format", "json", "--no-progress",
         ],
         env,
         home,
@@ -285,6 +294,23 @@ def same_ranking(ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[bool, fl
     swapped = sum(a != b for a, b in zip(ours["tasks"], theirs["tasks"], strict=True)) // 2
     ok = diff <= 1e-6 and all(rise <= 1e-6 for rise in rises)
     return ok, diff, swapped
+
+
+def float32_agreement(exact: dict[str, Any], single: dict[str, Any]) -> str:
+    """How far float32 moves the scores, and how much of the order it keeps."""
+    by_task = dict(zip(single["tasks"], single["scores"], strict=True))
+    a = np.array(exact["scores"])
+    b = np.array([by_task[task] for task in exact["tasks"]])
+    sign = np.sign(a[:, None] - a[None, :]) * np.sign(b[:, None] - b[None, :])
+    pairs = np.triu_indices(len(a), 1)
+    tau = float(sign[pairs].mean()) if len(a) > 1 else 1.0
+    top = max(1, len(a) // 10)
+    overlap = len(set(exact["tasks"][:top]) & set(single["tasks"][:top])) / top
+    return (
+        f"max |score diff| vs float64 {np.max(np.abs(a - b)):.2e}, Kendall tau {tau:.4f}, "
+        f"same best task: {exact['tasks'][0] == single['tasks'][0]}, top-{top} overlap "
+        f"{overlap:.0%}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -335,6 +361,19 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"ours warm : {warm['wall']:7.1f} s, {warm_requests} requests, "
             f"peak RSS {warm['rss']:.0f} MB"
+        )
+        single = run_ours(
+            hub,
+            folder / "ours",
+            target,
+            model,
+            n=args.n,
+            backend=args.backend,
+            sync=False,
+            dtype="float32",
+        )
+        print(
+            f"ours warm, --dtype float32: {single['wall']:.1f} s; {float32_agreement(warm, single)}"
         )
         ok = cold["tasks"] == warm["tasks"] and len(cold["tasks"]) == args.esms
         if args.skip_hfselect:
