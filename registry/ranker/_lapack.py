@@ -27,7 +27,7 @@ _POINTER = ctypes.c_void_p
 _BLAS: Final = {"trmm": 11, "syrk": 10}
 _LAPACK: Final = {"sytrd": 10, "ormqr": 13, "sterf": 4, "gtsv": 8}
 #: The float64 routines of the tridiagonal problem.
-_TRIDIAGONAL: Final = {"sterf": 4, "gtsv": 8, "pttrf": 4, "pttrs": 7, "stebz": 18}
+_TRIDIAGONAL: Final = {"sterf": 4, "gtsv": 8, "pttrf": 4, "pttrs": 7, "stebz": 18, "larrc": 11}
 _PREFIX: Final = {np.dtype(np.float64): "d", np.dtype(np.float32): "s"}
 
 
@@ -243,8 +243,23 @@ class Lapack:
     def count_below(
         self, diagonal: np.ndarray[Any, Any], off: np.ndarray[Any, Any], bound: float
     ) -> int:
-        """How many eigenvalues of the float64 tridiagonal ``T`` are at most ``bound``."""
-        return self._stebz("V", diagonal, off, upper=bound)[0]
+        """How many eigenvalues of the float64 tridiagonal ``T`` are at most ``bound``.
+
+        A Sturm count (O(n)): no eigenvalue is computed, however many there are.
+        """
+        n = diagonal.shape[0]
+        d = np.ascontiguousarray(diagonal, dtype=np.float64)
+        e = np.ascontiguousarray(off, dtype=np.float64)
+        pivmin = float(np.finfo(np.float64).tiny) * max(1.0, float(np.max(e * e, initial=0.0)))
+        inside, left, right, info = (ctypes.c_int(0) for _ in range(4))
+        self._t["larrc"](
+            _char("T"), _int(n), ctypes.byref(ctypes.c_double(bound - 1.0)),
+            ctypes.byref(ctypes.c_double(bound)), _at(d), _at(e),
+            ctypes.byref(ctypes.c_double(pivmin)), ctypes.byref(inside), ctypes.byref(left),
+            ctypes.byref(right), ctypes.byref(info),
+        )  # fmt: skip
+        _raise_on(info, "larrc")
+        return int(right.value)
 
     def largest(self, diagonal: np.ndarray[Any, Any], off: np.ndarray[Any, Any]) -> float:
         """The largest eigenvalue of the float64 tridiagonal ``T`` (bisection)."""
@@ -258,7 +273,6 @@ class Lapack:
         diagonal: np.ndarray[Any, Any],
         off: np.ndarray[Any, Any],
         *,
-        upper: float = 0.0,
         index: int = 1,
     ) -> tuple[int, np.ndarray[Any, Any]]:
         n = diagonal.shape[0]
@@ -273,8 +287,8 @@ class Lapack:
         iwork = np.empty(max(3 * n, 1), dtype=np.intc)
         info = ctypes.c_int(0)
         self._t["stebz"](
-            _char(which), _char("E"), _int(n), ctypes.byref(ctypes.c_double(-np.inf)),
-            ctypes.byref(ctypes.c_double(upper)), _int(index), _int(index),
+            _char(which), _char("E"), _int(n), ctypes.byref(ctypes.c_double(0.0)),
+            ctypes.byref(ctypes.c_double(0.0)), _int(index), _int(index),
             ctypes.byref(ctypes.c_double(0.0)), _at(d), _at(e), ctypes.byref(found),
             ctypes.byref(blocks), _at(values), _at(iblock), _at(isplit), _at(work), _at(iwork),
             ctypes.byref(info),

@@ -13,7 +13,8 @@ current ``t = alpha / beta``: ``gamma = Σ σ/(σ+t)``, ``|m|² = Σ p²/(σ+t)�
     (``ormqr``). Each sum is then O(D) work on ``T + tI = L D Lᵀ`` (``pttrf``): ``gamma``
     is ``D - t tr((T + tI)⁻¹)``, the diagonal of the inverse coming from the pivots taken
     from both ends; ``|m|²`` and the residual from ``x = (T + tI)⁻¹ w``; the log-determinant
-    from the pivots; the rank is a bisection count (``stebz``). Neither eigenvectors
+    from the pivots; the rank is a Sturm count (``larrc``) under a cutoff relative to the
+    largest eigenvalue (bisection, ``stebz``). Neither eigenvectors
     (more than half of ``eigh``'s time) nor eigenvalues (``sterf``, another 15 %) are
     computed, except eigenvalues for a degenerate ESM. Routines are called through
     :mod:`._lapack`, which releases the GIL, so ESMs are decomposed in parallel threads.
@@ -500,8 +501,11 @@ class _LapackKernel:
         diagonal64 = diagonal.astype(np.float64)
         off64 = off.astype(np.float64)
         # Eigenvalues above rounding (inner * eps * sigma_max), counted without computing them.
-        cutoff = max(lapack.largest(diagonal64, off64), 0.0) * inner * eps
-        rank = diagonal64.shape[0] - lapack.count_below(diagonal64, off64, cutoff)
+        largest = lapack.largest(diagonal64, off64)
+        rank = 0
+        if largest > 0:  # else every eigenvalue is (numerically) zero or below
+            cutoff = largest * inner * eps
+            rank = diagonal64.shape[0] - lapack.count_below(diagonal64, off64, cutoff)
         return _Tridiagonal(diagonal64, off64, columns.astype(np.float64), wide, back, rank)
 
 
