@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import numpy as np
 
-__all__ = ["Lapack", "load"]
+__all__ = ["Lapack", "ShiftedTridiagonal", "load"]
 
 _POINTER = ctypes.c_void_p
 #: Routine -> number of arguments (all passed by reference, as in Fortran).
@@ -210,35 +210,11 @@ class Lapack:
         _raise_on(info, "gtsv")
         return solution
 
-    def factor_shifted(
-        self, diagonal: np.ndarray[Any, Any], off: np.ndarray[Any, Any], shift: float
-    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None:
-        """``L D Lᵀ`` of ``T + shift I`` (float64): the pivots ``D`` and the multipliers.
-
-        ``None`` when the matrix is not positive definite (a pivot is not positive).
-        """
-        pivots = diagonal + shift
-        multipliers = np.array(off, dtype=np.float64)
-        info = ctypes.c_int(0)
-        self._t["pttrf"](_int(pivots.shape[0]), _at(pivots), _at(multipliers), ctypes.byref(info))
-        return None if info.value != 0 else (pivots, multipliers)
-
-    def solve_factored(
-        self,
-        factor: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]],
-        rhs: np.ndarray[Any, Any],
-    ) -> np.ndarray[Any, np.dtype[np.float64]]:
-        """Solve with a factorization from :meth:`factor_shifted`."""
-        pivots, multipliers = factor
-        solution = np.array(rhs, dtype=np.float64)
-        n = pivots.shape[0]
-        info = ctypes.c_int(0)
-        self._t["pttrs"](
-            _int(n), _int(1), _at(pivots), _at(multipliers), _at(solution), _int(n),
-            ctypes.byref(info),
-        )  # fmt: skip
-        _raise_on(info, "pttrs")
-        return solution
+    def shifted(
+        self, diagonal: np.ndarray[Any, Any], off: np.ndarray[Any, Any]
+    ) -> ShiftedTridiagonal:
+        """Factorizations and solves of ``T + tI`` for many shifts ``t``."""
+        return ShiftedTridiagonal(self, diagonal, off)
 
     def count_below(
         self, diagonal: np.ndarray[Any, Any], off: np.ndarray[Any, Any], bound: float
@@ -295,6 +271,83 @@ class Lapack:
         )  # fmt: skip
         _raise_on(info, "stebz")
         return found.value, values[: found.value]
+
+
+class ShiftedTridiagonal:
+    """``T + tI`` for one float64 tridiagonal ``T`` and many shifts ``t``.
+
+    LogME's fixed point asks for a few ``L D Lᵀ`` factorizations and solves per target
+    column and iteration, each O(n): buffers and call arguments are made once here, so a
+    call costs microseconds rather than the tens that fresh arrays and ctypes objects take.
+    Not thread-safe: one instance per thread.
+    """
+
+    def __init__(self, lapack: Lapack, diagonal: np.ndarray[Any, Any], off: np.ndarray[Any, Any]):
+        self._pttrf = lapack._t["pttrf"]
+        self._pttrs = lapack._t["pttrs"]
+        n = int(diagonal.shape[0])
+        self.n = n
+        self.diagonal = np.ascontiguousarray(diagonal, dtype=np.float64)
+        self.off = np.ascontiguousarray(off, dtype=np.float64)
+        self._reversed = (self.diagonal[::-1].copy(), self.off[::-1].copy())
+        self.pivots = np.empty(n)
+        self._multipliers = np.empty(max(n - 1, 1))
+        self._rpivots = np.empty(n)
+        self._rmultipliers = np.empty(max(n - 1, 1))
+        self._x = np.empty(n)
+        self._scratch = np.empty(n)
+        self._n = ctypes.c_int(n)
+        self._one = ctypes.c_int(1)
+        self._info = ctypes.c_int(0)
+        self._ptr = {
+            name: _at(getattr(self, name))
+            for name in ("pivots", "_multipliers", "_rpivots", "_rmultipliers", "_x")
+        }
+
+    def _pttrf_into(self, pivots: str, multipliers: str) -> bool:
+        self._pttrf(
+            ctypes.byref(self._n), self._ptr[pivots], self._ptr[multipliers],
+            ctypes.byref(self._info),
+        )  # fmt: skip
+        return self._info.value == 0
+
+    def factor(self, shift: float) -> bool:
+        """Factor ``T + shift I`` from the top; False if it is not positive definite."""
+        np.add(self.diagonal, shift, out=self.pivots)
+        self._multipliers[: self.n - 1] = self.off
+        return self._pttrf_into("pivots", "_multipliers")
+
+    def inverse_trace(self, shift: float) -> float | None:
+        """``tr((T + shift I)⁻¹)`` after :meth:`factor` (the same shift); None if it fails.
+
+        ``(T + tI)⁻¹_ii = 1 / (d⁺_i + d⁻_i - (a_i + t))``, ``d⁺``/``d⁻`` the pivots of the
+        factorizations from the top and from the bottom.
+        """
+        diagonal, off = self._reversed
+        np.add(diagonal, shift, out=self._rpivots)
+        self._rmultipliers[: self.n - 1] = off
+        if not self._pttrf_into("_rpivots", "_rmultipliers"):
+            return None
+        scratch = self._scratch
+        np.add(self.pivots, self._rpivots[::-1], out=scratch)
+        scratch -= self.diagonal
+        scratch -= shift
+        return float(np.reciprocal(scratch, out=scratch).sum())
+
+    def solve(self, rhs: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """``(T + shift I)⁻¹ rhs`` after :meth:`factor`; the result is overwritten next time."""
+        self._x[:] = rhs
+        self._pttrs(
+            ctypes.byref(self._n), ctypes.byref(self._one), self._ptr["pivots"],
+            self._ptr["_multipliers"], self._ptr["_x"], ctypes.byref(self._n),
+            ctypes.byref(self._info),
+        )  # fmt: skip
+        _raise_on(self._info, "pttrs")
+        return self._x
+
+    def log_det(self) -> float:
+        """``log|T + shift I|`` after a successful :meth:`factor`."""
+        return float(np.log(self.pivots).sum())
 
 
 def _raise_on(info: ctypes.c_int, routine: str) -> None:

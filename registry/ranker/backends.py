@@ -329,6 +329,7 @@ class _Tridiagonal:
     back: Any  # callable: x in T's coordinates -> posterior weights (D_out,)
     rank: int
     sigma: FloatArray | None = None  # eigenvalues, only when a degenerate case needs them
+    shifted: Any = None  # the ShiftedTridiagonal of T, made on first use
 
 
 @dataclass
@@ -360,22 +361,27 @@ class _TridiagonalSpectrum:
             item.sigma = sigma
         return item.sigma
 
-    def _solve(self, item: _Tridiagonal, factor: Any, t: float, j: int) -> FloatArray:
-        if factor is not None:
-            return cast(FloatArray, self.lapack.solve_factored(factor, item.w[:, j]))
-        return cast(FloatArray, self.lapack.solve_shifted(item.diagonal, item.off, t, item.w[:, j]))
+    def _shifted(self, item: _Tridiagonal) -> Any:
+        if item.shifted is None:
+            item.shifted = self.lapack.shifted(item.diagonal, item.off)
+        return item.shifted
 
-    def _gamma(self, item: _Tridiagonal, factor: Any, t: float) -> float:
-        if factor is not None and item.rank > 0:
-            pivots = factor[0]
-            reverse = self.lapack.factor_shifted(item.diagonal[::-1], item.off[::-1], t)
-            if reverse is not None:
-                inverse_diagonal = 1.0 / (pivots + reverse[0][::-1] - (item.diagonal + t))
-                n = int(pivots.shape[0])
-                gamma = n - t * float(inverse_diagonal.sum())
-                if gamma > _SMALL_GAMMA * n:
-                    return gamma
-        return float(_eigen_gamma(self._sigma(item), np.array([[t]]))[0, 0])
+    def _evaluate(self, item: _Tridiagonal, t: float, j: int) -> tuple[float, FloatArray]:
+        """``gamma`` and ``x = (T + tI)⁻¹ w_j`` (a copy)."""
+        shifted = self._shifted(item)
+        gamma = None
+        if shifted.factor(t):
+            x = shifted.solve(item.w[:, j]).copy()
+            if item.rank > 0:
+                trace = shifted.inverse_trace(t)
+                n = shifted.n
+                if trace is not None and n - t * trace > _SMALL_GAMMA * n:
+                    gamma = n - t * trace
+        else:  # not numerically positive definite: pivoting instead
+            x = self.lapack.solve_shifted(item.diagonal, item.off, t, item.w[:, j])
+        if gamma is None:
+            gamma = float(_eigen_gamma(self._sigma(item), np.array([[t]]))[0, 0])
+        return gamma, cast(FloatArray, x)
 
     def moments(
         self, t: FloatArray, active: NDArray[np.bool_]
@@ -386,9 +392,7 @@ class _TridiagonalSpectrum:
         for k, j in zip(*np.nonzero(active), strict=True):
             tk = float(t[k, j])
             item = self.items[k]
-            factor = self.lapack.factor_shifted(item.diagonal, item.off, tk)
-            gamma[k, j] = self._gamma(item, factor, tk)
-            x = self._solve(item, factor, tk, j)
+            gamma[k, j], x = self._evaluate(item, tk, j)
             xx = float(x @ x)
             if item.wide:
                 # S = FᵀF, w = Hᵀ Fᵀ y: |m|² = |x|², Σ p²(σ+2t)/(σ+t)² = wᵀx + t|x|².
@@ -408,16 +412,11 @@ class _TridiagonalSpectrum:
     def log_det(self, t: FloatArray) -> FloatArray:
         out = np.zeros_like(t)
         for k, item in enumerate(self.items):
+            shifted = self._shifted(item)
             for j in range(t.shape[1]):
                 tk = float(t[k, j])
-                factor = (
-                    self.lapack.factor_shifted(item.diagonal, item.off, tk)
-                    if item.rank > 0 and tk > 0
-                    else None
-                )
-                if factor is not None:
-                    n = factor[0].shape[0]
-                    out[k, j] = float(np.log(factor[0]).sum()) - n * math.log(tk)
+                if item.rank > 0 and tk > 0 and shifted.factor(tk):
+                    out[k, j] = shifted.log_det() - shifted.n * math.log(tk)
                 else:
                     out[k, j] = float(_eigen_log_det(self._sigma(item), np.array([[tk]]))[0, 0])
         return out
@@ -425,8 +424,12 @@ class _TridiagonalSpectrum:
     def posterior(self, lam: FloatArray) -> FloatArray:
         rows = []
         for k, item in enumerate(self.items):
+            columns = range(item.w.shape[1])
             xs = np.stack(
-                [self._solve(item, None, float(lam[k, j]), j) for j in range(item.w.shape[1])],
+                [
+                    self.lapack.solve_shifted(item.diagonal, item.off, lam[k, j], item.w[:, j])
+                    for j in columns
+                ],
                 axis=1,
             )
             rows.append(item.back(xs).T)
