@@ -337,7 +337,8 @@ def score_linear_batch(
         weights: Stacked ``W``, shape ``(K, D_out, D)``; may be float32 or memory-mapped,
             each ESM is converted to the working precision on its own.
         biases: Stacked ``b``, shape ``(K, D_out)``; None for no bias.
-        chunk_size: ESMs per batched call of the numpy and torch backends.
+        chunk_size: ESMs per batched call of the numpy and torch backends (fewer when
+            that leaves a worker without any).
         max_iter: See :func:`logme`.
         tol: See :func:`logme`.
         rank_correction: See :func:`logme`.
@@ -356,20 +357,25 @@ def score_linear_batch(
     bs = None if biases is None else np.asarray(biases)
     if bs is not None and bs.shape != ws.shape[:2]:
         raise ValueError(f"biases must have shape {ws.shape[:2]}, got {bs.shape}")
+    _check_chunk_size(chunk_size)
+    engine = (
+        backend
+        if isinstance(backend, ScoringBackend)
+        else resolve_backend(backend, device=device, dtype=dtype, threads=threads)
+    )
+    # Every worker gets a share even when there are fewer than workers x chunk_size ESMs.
+    share = max(1, min(chunk_size, -(-ws.shape[0] // engine.workers)))
     pairs = ((ws[i], None if bs is None else bs[i]) for i in range(ws.shape[0]))
     results = list(
         score_linear_stream(
             stats,
             pairs,
-            chunk_size=chunk_size,
+            chunk_size=share,
             max_iter=max_iter,
             tol=tol,
             rank_correction=rank_correction,
             return_weights=return_weights,
-            backend=backend,
-            device=device,
-            dtype=dtype,
-            threads=threads,
+            backend=engine,
             warn=False,
         )
     )
