@@ -23,7 +23,6 @@ WORDNET = {
 }
 ALL = data.list_tasks(source=None)
 SHIPPED = [name for name in ALL if data.task_info(name).shipped]
-ON_DEMAND = [name for name in ALL if not data.task_info(name).shipped]
 
 
 def texts_of(name: str) -> dict[str, list[str]]:
@@ -39,13 +38,21 @@ def test_list_tasks_defaults_to_the_quickstart_tasks() -> None:
     assert set(data.list_tasks("intermediate")) == {
         name for name, role in WORDNET.items() if role == "intermediate"
     }
-    assert data.list_tasks(source="wordnet") == data.list_tasks()
+    assert data.list_tasks(source="jargon") == ["jargon/part-of-speech"]
     assert all(data.is_packaged_task(name) for name in ALL)
     assert not data.is_packaged_task("stanfordnlp/imdb")
 
 
-def test_sources_are_listed_in_build_order() -> None:
+def test_the_suite_has_enough_tasks_and_sources() -> None:
     assert data.list_sources() == [s.name for s in SOURCES]
+    intermediates = data.list_tasks("intermediate", source=None)
+    targets = data.list_tasks("target", source=None)
+    assert len(intermediates) >= 7
+    assert len({data.task_info(n).source_id for n in intermediates}) >= 3
+    assert len(targets) >= 2
+    assert len({data.task_info(n).source_id for n in targets}) == len(targets)
+    for name in targets:
+        assert set(data.task_info(name).splits) == {"train", "test"}
     # A source never avoids the texts of a source built on demand, so those come last.
     shipped = [s.shipped for s in SOURCES]
     assert shipped == sorted(shipped, reverse=True)
@@ -93,7 +100,7 @@ def check_records(name: str) -> None:
             assert max(len(row["text"].split()) for row in rows) <= cap["max_words"]
 
 
-@pytest.mark.parametrize("name", ["wordnet/noun-example-category"])
+@pytest.mark.parametrize("name", ["wordnet/noun-example-category", "fortunes/topic"])
 def test_load_task_is_a_dataset_with_string_labels(name: str) -> None:
     pytest.importorskip("datasets")
     dataset = data.load_task(name, split="test")
@@ -151,6 +158,8 @@ def test_the_package_data_stays_under_two_megabytes() -> None:
 
 NOTICES = {
     "LICENSE-WordNet.txt": ["WordNet 3.0 Copyright 2006 by Princeton University", "AS IS"],
+    "LICENSE-Fortunes.txt": ["The Regents of the University of California", "AS IS"],
+    "LICENSE-Jargon.txt": ["(the Jargon File) is in the public domain", "4.4.7"],
 }
 
 

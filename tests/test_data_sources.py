@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from registry.data import core
-from registry.data.sources import wordnet
+import gzip
+from pathlib import Path
+
+from registry.data import core, dictd
+from registry.data.sources import fortunes, jargon, wordnet
 
 
 def test_gloss_splitting() -> None:
@@ -53,3 +56,67 @@ def test_gzip_files_do_not_depend_on_time() -> None:
     data = core.gzip_jsonl([("a b c", "x")])
     assert data[3:8] == b"\0\0\0\0\0"
     assert core.read_jsonl_gz(data) == [{"text": "a b c", "label": "x"}]
+
+
+def test_fortune_files() -> None:
+    raw = (
+        "Premature optimization is the root of all evil.\n\t\t-- Donald Knuth\n%\n"
+        "_\bu_\bn_\bd_\be_\br_\bl_\bi_\bn_\be_\bd words\n  here\n%\n"
+    )
+    assert fortunes.split_fortunes(raw) == [
+        "Premature optimization is the root of all evil.",
+        "underlined words here",
+    ]
+
+
+def write_dictd(folder: Path, name: str, entries: list[str]) -> None:
+    """A dictd dictionary: base-64 offsets in the index, the text gzipped."""
+    body = b""
+    lines = []
+    for entry in entries:
+        encoded = entry.encode("utf-8")
+        lines.append(f"{entry.split(chr(10))[0]}\t{b64(len(body))}\t{b64(len(encoded))}")
+        body += encoded
+    lines.append(f"00-database-short\t{b64(0)}\t{b64(1)}")
+    (folder / f"{name}.index").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / f"{name}.dict.dz").write_bytes(gzip.compress(body))
+
+
+def b64(number: int) -> str:
+    digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    text = ""
+    while True:
+        number, digit = divmod(number, 64)
+        text = digits[digit] + text
+        if not number:
+            return text
+
+
+def test_dictd_reader(tmp_path: Path) -> None:
+    assert dictd.decode_number("BCy") == 64 * 64 + 2 * 64 + 50
+    write_dictd(tmp_path, "d", ["first\n one\n", "second\n two\n"])
+    assert dictd.read_entries(tmp_path, "d") == ["first\n one\n", "second\n two\n"]
+
+
+JARGON_ENTRY = """deadlock
+ n.
+
+    1. [techspeak] A situation wherein two or more processes are unable to
+    proceed because each is waiting for one of the others. Compare {deadly
+    embrace}.
+
+    2. Also used of deadlocked interpersonal situations.
+
+"""
+
+
+def test_jargon_entries(tmp_path: Path) -> None:
+    assert jargon.parse_entry(JARGON_ENTRY) == (
+        "n.",
+        "A situation wherein two or more processes are unable to proceed because each is "
+        "waiting for one of the others.",
+    )
+    assert jargon.parse_entry("foo\n //\n\n    [common] No part of speech.\n\n") is None
+    assert jargon.parse_entry("bar\n n.\n\n    See {baz}.\n\n") is None
+    write_dictd(tmp_path, "jargon", [JARGON_ENTRY])
+    assert jargon.read_jargon(tmp_path)[0][0] == "n."

@@ -1,11 +1,12 @@
 """Small text classification tasks made from Debian packages, for offline use.
 
 The suite holds intermediate tasks (ESMs are trained on them) and target tasks (to rank
-for), each made from one source (see :mod:`registry.data.sources` and the
-``LICENSE-*.txt`` notices). No target text appears in any intermediate task. Tasks under
-permissive licenses ship inside the package; the others are built on demand from the
-installed Debian package into ``<esm-registry home>/data`` the first time they are loaded.
-:mod:`registry.data.build` rebuilds or checks them byte for byte.
+for), each made from one source: WordNet glosses, fortune cookie quotes and the Jargon
+File (see :mod:`registry.data.sources` and the ``LICENSE-*.txt`` notices). No target text
+appears in any intermediate task. Tasks under permissive licenses ship inside the package;
+the others are built on demand from the installed Debian package into
+``<esm-registry home>/data`` the first time they are loaded. :mod:`registry.data.build`
+rebuilds or checks them byte for byte.
 
 :func:`list_tasks` lists the WordNet tasks by default (the quickstart's one target and
 four intermediates); ``source=None`` lists the whole suite.
@@ -153,7 +154,7 @@ def list_tasks(role: str | None = None, source: str | None = DEFAULT_SOURCE) -> 
 
 
 def list_sources() -> list[str]:
-    """The sources of the suite, in build order (``wordnet``, ...)."""
+    """The sources of the suite, in build order (``wordnet``, ``fortunes``, ...)."""
     return list(dict.fromkeys(info.source_id for info, _ in _index().values()))
 
 

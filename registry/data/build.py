@@ -2,9 +2,9 @@
 
 ::
 
-    apt-get install wordnet-base
+    apt-get install wordnet-base fortunes dict-jargon
     python -m registry.data.build                   # rewrites registry/data/ (and the home)
-    python -m registry.data.build --source wordnet  # one source; the others stay as they are
+    python -m registry.data.build --source fortunes # one source; the others stay as they are
     python -m registry.data.build --check           # compare, write nothing
 
 ``--check`` exits with

@@ -15,11 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..core import Source
-from . import wordnet
+from . import fortunes, jargon, wordnet
 
 __all__ = ["SOURCES", "source_named"]
 
-SOURCES: tuple[Source[Any], ...] = (wordnet.SOURCE,)
+SOURCES: tuple[Source[Any], ...] = (
+    wordnet.SOURCE,
+    fortunes.SOURCE,
+    jargon.SOURCE,
+)
 
 
 def source_named(name: str) -> Source[Any]:
