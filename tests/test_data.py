@@ -5,11 +5,14 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from registry import data
+from registry.data import suite
+from registry.data.inputs import InputIdentity, InputMissingError, identify
 from registry.data.sources import SOURCES, source_named
 from registry.errors import DatasetError
 
@@ -23,6 +26,7 @@ WORDNET = {
 }
 ALL = data.list_tasks(source=None)
 SHIPPED = [name for name in ALL if data.task_info(name).shipped]
+ON_DEMAND = [name for name in ALL if not data.task_info(name).shipped]
 
 
 def texts_of(name: str) -> dict[str, list[str]]:
@@ -47,9 +51,9 @@ def test_the_suite_has_enough_tasks_and_sources() -> None:
     assert data.list_sources() == [s.name for s in SOURCES]
     intermediates = data.list_tasks("intermediate", source=None)
     targets = data.list_tasks("target", source=None)
-    assert len(intermediates) >= 7
+    assert len(intermediates) >= 12
     assert len({data.task_info(n).source_id for n in intermediates}) >= 3
-    assert len(targets) >= 2
+    assert len(targets) >= 3
     assert len({data.task_info(n).source_id for n in targets}) == len(targets)
     for name in targets:
         assert set(data.task_info(name).splits) == {"train", "test"}
@@ -160,6 +164,9 @@ NOTICES = {
     "LICENSE-WordNet.txt": ["WordNet 3.0 Copyright 2006 by Princeton University", "AS IS"],
     "LICENSE-Fortunes.txt": ["The Regents of the University of California", "AS IS"],
     "LICENSE-Jargon.txt": ["(the Jargon File) is in the public domain", "4.4.7"],
+    "LICENSE-FOLDOC.txt": ["Copyright 1993 by Denis Howe", "GNU Free Documentation"],
+    "LICENSE-GCIDE.txt": ["GNU General Public License", "either version 2"],
+    "LICENSE-VERA.txt": ["Oliver Heidelbach", "GNU Free Documentation License"],
 }
 
 
@@ -171,3 +178,80 @@ def test_every_source_ships_its_license_notice() -> None:
     for source in SOURCES:
         if not source.shipped:  # the notice says that the files are built, not shipped
             assert "NOT shipped" in (PACKAGE / source.license_file).read_text(encoding="utf-8")
+
+
+# --- tasks built on demand ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An esm-registry home of its own, where the tasks of this module are built."""
+    folder = tmp_path_factory.mktemp("esm-registry-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ESM_REGISTRY_HOME", str(folder))
+        yield folder
+
+
+def input_problem(source_id: str) -> str | None:
+    """Why this machine cannot build a source as recorded (``None``: it can)."""
+    source = source_named(source_id)
+    try:
+        identity = identify(source.package, source.input_dir, source.input_files)
+    except InputMissingError as exc:
+        return str(exc)
+    recorded = suite._record(suite.read_index(), source_id)
+    assert recorded is not None
+    if identity.sha256 != recorded["input_sha256"]:
+        return (
+            f"{source.package} {identity.version} is installed; the index was built from "
+            f"{recorded['version']}"
+        )
+    return None
+
+
+def require_input(source_id: str) -> None:
+    """Skip unless this machine has the very input the index was built from."""
+    problem = input_problem(source_id)
+    if problem is not None:
+        pytest.skip(problem)
+
+
+@pytest.mark.parametrize("name", ON_DEMAND)
+def test_tasks_built_on_demand_load_as_described(name: str, home: Path) -> None:
+    require_input(data.task_info(name).source_id)
+    check_records(name)
+    assert (home / "data" / name / "train.jsonl.gz").is_file()
+    assert not (PACKAGE / name).exists()  # never written into the package
+
+
+def test_no_text_is_shared_by_any_two_tasks(home: Path) -> None:
+    available = list(SHIPPED)
+    for source in dict.fromkeys(data.task_info(n).source_id for n in ON_DEMAND):
+        if input_problem(source) is None:
+            available += data.list_tasks(source=source)
+    if available == SHIPPED:
+        pytest.skip("no Debian package of a task built on demand is installed")
+    assert_disjoint(available)
+
+
+def test_a_missing_package_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ESM_REGISTRY_HOME", str(tmp_path))
+
+    def missing(package: str, input_dir: Path, files: tuple[str, ...]) -> InputIdentity:
+        raise InputMissingError(f"install {package}")
+
+    monkeypatch.setattr(suite, "identify", missing)
+    with pytest.raises(DatasetError, match="apt-get install dict-foldoc") as info:
+        data.load_records("foldoc/subject")
+    assert "not shipped" in str(info.value)
+
+
+def test_another_input_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ESM_REGISTRY_HOME", str(tmp_path))
+
+    def other(package: str, input_dir: Path, files: tuple[str, ...]) -> InputIdentity:
+        return InputIdentity(package, "9.9", "f" * 64)
+
+    monkeypatch.setattr(suite, "identify", other)
+    with pytest.raises(DatasetError, match=r"cannot be built here.*9\.9"):
+        data.load_records("vera/context")

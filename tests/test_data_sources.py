@@ -5,8 +5,11 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import pytest
+
 from registry.data import core, dictd
-from registry.data.sources import fortunes, jargon, wordnet
+from registry.data.sources import fortunes, gcide, jargon, vera, wordnet
+from registry.data.sources.foldoc import parse_senses
 
 
 def test_gloss_splitting() -> None:
@@ -120,3 +123,63 @@ def test_jargon_entries(tmp_path: Path) -> None:
     assert jargon.parse_entry("bar\n n.\n\n    See {baz}.\n\n") is None
     write_dictd(tmp_path, "jargon", [JARGON_ENTRY])
     assert jargon.read_jargon(tmp_path)[0][0] == "n."
+
+
+def test_foldoc_senses() -> None:
+    entry = (
+        "backing store\n\n   1. <storage> Computer memory, usually {magnetic disks\n"
+        "   (disk.html)}, storing data.  Sections are copied.\n\n"
+        "   2. <text, storage> Two subjects.\n\n   3. <jargon> See {foo}.\n\n   (1996-05-28)\n"
+    )
+    assert parse_senses(entry) == [
+        ("storage", "Computer memory, usually magnetic disks, storing data.")
+    ]
+
+
+GCIDE_ENTRY = """Carene \\Ca*rene"\\, n. [LL. carena, corrupted fr. quarentena. See
+   {Quarantine}.] (Eccl.)
+   A fast of forty days on bread and water. [Obs.]
+   [1913 Webster]
+"""
+GCIDE_SENSES = """Scuffler \\Scuf"fler\\, v. t. [AS. scufan.]
+   1. (Naut.) One who scuffles at sea.
+      [1913 Webster]
+
+            A quotation that is not a sense. --Shak.
+      [1913 Webster]
+
+   2. An implement resembling a scarifier; a {harrow}. --Simmonds.
+      [1913 Webster]
+
+   3. A sense taken from WordNet.
+      [WordNet 1.5]
+"""
+
+
+def test_gcide_entries() -> None:
+    (sense,) = gcide.parse_entry(GCIDE_ENTRY)
+    assert sense == gcide.Sense("A fast of forty days on bread and water.", "n.", "Eccl.", "LL")
+    first, second = gcide.parse_entry(GCIDE_SENSES)
+    assert first == gcide.Sense("One who scuffles at sea.", "v. t.", "Naut.", "AS")
+    assert second == gcide.Sense(
+        "An implement resembling a scarifier; a harrow.", "v. t.", None, "AS"
+    )
+    assert gcide.parse_entry("no header here\n   [1913 Webster]\n") == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (
+            "DNS\n       Domain Name System (Internet, RFC 1034)\n       \n",
+            ("Domain Name System", "Internet"),
+        ),
+        (
+            'IA32\n       Intel Architecture - 32 [BIT] (Intel, BIT), "IA-32"\n',
+            ("Intel Architecture - 32 BIT", "Intel"),
+        ),
+        ("CAPP\n       Computer Aided Process Planning\n       \n", None),
+    ],
+)
+def test_vera_entries(entry: str, expected: tuple[str, str] | None) -> None:
+    assert vera.parse_entry(entry) == expected

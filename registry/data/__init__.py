@@ -1,10 +1,11 @@
 """Small text classification tasks made from Debian packages, for offline use.
 
 The suite holds intermediate tasks (ESMs are trained on them) and target tasks (to rank
-for), each made from one source: WordNet glosses, fortune cookie quotes and the Jargon
-File (see :mod:`registry.data.sources` and the ``LICENSE-*.txt`` notices). No target text
-appears in any intermediate task. Tasks under permissive licenses ship inside the package;
-the others are built on demand from the installed Debian package into
+for), each made from one source: WordNet glosses, fortune cookie quotes, the Jargon File,
+FOLDOC, Webster's 1913 dictionary (GCIDE) and V.E.R.A.'s acronyms (see
+:mod:`registry.data.sources` and the ``LICENSE-*.txt`` notices). No target text appears in
+any intermediate task. Tasks under permissive licenses ship inside the package; the others
+(GFDL, GPL) are built on demand from the installed Debian package into
 ``<esm-registry home>/data`` the first time they are loaded. :mod:`registry.data.build`
 rebuilds or checks them byte for byte.
 

@@ -2,7 +2,7 @@
 
 ::
 
-    apt-get install wordnet-base fortunes dict-jargon
+    apt-get install wordnet-base fortunes dict-jargon dict-foldoc dict-gcide dict-vera
     python -m registry.data.build                   # rewrites registry/data/ (and the home)
     python -m registry.data.build --source fortunes # one source; the others stay as they are
     python -m registry.data.build --check           # compare, write nothing

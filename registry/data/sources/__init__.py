@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core import Source
-from . import fortunes, jargon, wordnet
+from . import foldoc, fortunes, gcide, jargon, vera, wordnet
 
 __all__ = ["SOURCES", "source_named"]
 
@@ -23,6 +23,9 @@ SOURCES: tuple[Source[Any], ...] = (
     wordnet.SOURCE,
     fortunes.SOURCE,
     jargon.SOURCE,
+    foldoc.SOURCE,
+    gcide.SOURCE,
+    vera.SOURCE,
 )
 
 
