@@ -65,10 +65,18 @@ def test_fortune_files() -> None:
     raw = (
         "Premature optimization is the root of all evil.\n\t\t-- Donald Knuth\n%\n"
         "_\bu_\bn_\bd_\be_\br_\bl_\bi_\bn_\be_\bd words\n  here\n%\n"
+        "A critic creates nothing.\n-- he hates all equally.\n\t\t-- Robert Heinlein\n%\n"
+        "First one.\n\t\t-- Someone, in a wrapped\n\t\t   attribution\n\nSecond one.\n"
+        "\t\t-- Someone\n%\n"
+        '"It is so." -- Dennis Ritchie (1941-2011)\n%\nOne line\n-- Mark Twain\n%\n'
     )
     assert fortunes.split_fortunes(raw) == [
         "Premature optimization is the root of all evil.",
         "underlined words here",
+        "A critic creates nothing. -- he hates all equally.",
+        "First one. Second one.",
+        '"It is so."',
+        "One line",
     ]
 
 

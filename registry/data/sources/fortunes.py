@@ -2,7 +2,7 @@
 
 Each fortune file collects quotes on one theme (``computers``, ``law``, ``food``) or of one
 kind (``definitions``, ``riddles``, Zippy the Pinhead); the file a quote comes from is its
-label. Overstrike sequences (``_\\b``) are removed, and so is a trailing attribution line
+label. Overstrike sequences (``_\\b``) are removed, and so are attributions
 (``-- Mark Twain``): the label should be learnt from the quote, not from who said it.
 Long quotes (stories, song lyrics) are dropped. Files of doubtful taste (``ethnic``,
 ``men-women``, ``drugs``) and grab-bags (``cookie``, ``miscellaneous``) are not used.
@@ -39,18 +39,40 @@ _FILES = tuple(sorted({*TOPICS, *COLLECTIONS, *COMPUTING}))
 _OVERSTRIKE = re.compile(r".\x08")
 _ATTRIBUTION = re.compile(r"^\s*(?:--|\u2014|\u2015)\s*\S")
 _SEPARATOR = re.compile(r"(?m)^%\n")
+_QUOTED_ATTRIBUTION = re.compile(r"([\"\u201d])\s+(?:--|\u2014|\u2015)\s*[A-Z].*$")
 
 Fortunes = dict[str, list[str]]  # file name -> quotes
 
 
+def _without_attributions(lines: list[str]) -> list[str]:
+    """Drop attributions: a last line opening with a dash, and any indented line opening
+    with a dash together with its indented continuation lines.
+
+    A dash at the start of an unindented line inside a quote continues its sentence.
+    """
+    if len(lines) > 1 and _ATTRIBUTION.match(lines[-1]):
+        lines = lines[:-1]
+    kept: list[str] = []
+    in_attribution = False
+    for line in lines:
+        if line[:1].isspace() and _ATTRIBUTION.match(line):
+            in_attribution = True
+        elif not (in_attribution and line[:1].isspace() and line.strip()):
+            in_attribution = False
+            kept.append(line)
+    return kept
+
+
 def split_fortunes(raw: str) -> list[str]:
-    """The quotes of one fortune file (``%`` lines separate them), attributions removed."""
+    """The quotes of one fortune file (``%`` lines separate them), attributions removed.
+
+    Attributions are dropped as lines (see :func:`_without_attributions`) and when a dash
+    and a name follow the closing quotation mark of a quote on the same line.
+    """
     quotes = []
     for chunk in _SEPARATOR.split(raw):
-        lines = _OVERSTRIKE.sub("", chunk).rstrip().split("\n")
-        while lines and _ATTRIBUTION.match(lines[-1]):
-            lines.pop()
-        text = " ".join(" ".join(lines).split())
+        lines = _without_attributions(_OVERSTRIKE.sub("", chunk).rstrip().split("\n"))
+        text = _QUOTED_ATTRIBUTION.sub(r"\1", " ".join(" ".join(lines).split()))
         if text and "\ufffd" not in text:  # drop the rare quote that is not UTF-8
             quotes.append(text)
     return quotes
