@@ -160,10 +160,19 @@ class _BatchWriter:
             return
         learned: list[tuple[str, str]] = []
         with transaction(self.conn):
-            for outcome in batch:
+            for index, outcome in enumerate(batch):
                 if isinstance(outcome, Draft):
-                    learned += self._write_entry(outcome)
-                elif isinstance(outcome, Unusable):
+                    self.conn.execute("SAVEPOINT esm_entry")
+                    try:
+                        learned += self._write_entry(outcome)
+                    except (sqlite3.Error, ValueError, OverflowError) as exc:
+                        # A stranger's values that the database refuses: that entry only.
+                        self.conn.execute("ROLLBACK TO esm_entry")
+                        outcome = Unusable(outcome.repo, f"cannot be stored: {exc}")
+                        batch[index] = outcome
+                    finally:
+                        self.conn.execute("RELEASE esm_entry")
+                if isinstance(outcome, Unusable):
                     repo = outcome.repo
                     upsert_unusable(
                         self.conn,
