@@ -133,6 +133,7 @@ class _Repo:
     private: bool
     created_at: datetime
     mongo_id: str
+    gated: bool | str = False  # False, "auto" or "manual", as the Hub reports it
     branches: dict[str, str] = field(default_factory=dict)
     commits: dict[str, HubCommit] = field(default_factory=dict)
 
@@ -547,6 +548,7 @@ class FakeHub:
         *,
         repo_type: str = "model",
         private: bool = False,
+        gated: bool | str = False,
         message: str = "Upload files",
     ) -> str:
         """Create a repo without HTTP (fast seeding) and return the sha of ``main``."""
@@ -556,7 +558,7 @@ class FakeHub:
         with self._lock:
             if (repo_type, repo_id) in self._repos:
                 raise ValueError(f"{repo_type} repo {repo_id} already exists")
-            self._create_repo(repo_type, repo_id, private)
+            self._create_repo(repo_type, repo_id, private).gated = gated
             if files:
                 return self.add_commit(repo_id, files, repo_type=repo_type, message=message)
             return self._repos[(repo_type, repo_id)].branches["main"]
@@ -977,7 +979,7 @@ class FakeHub:
             "lastModified": _format_date(commit.date),
             "createdAt": _format_date(repo.created_at),
             "private": repo.private,
-            "gated": False,
+            "gated": repo.gated,
             "disabled": False,
             "downloads": 0,
             "downloadsAllTime": 0,

@@ -38,7 +38,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._io import atomic_output
-from ..errors import CatalogError, NotInCatalogError, StoreError, UsageError
+from ..errors import CatalogError, NotInCatalogError, RepoNotFoundError, StoreError, UsageError
 from ..filters import SearchFilters
 from ..paths import README_NAME
 from ..stores.base import CommitResult, RegistryStore
@@ -53,6 +53,7 @@ from .db import (
 from .entries import CatalogEntry, SearchResults, UnusableRepo
 from .query import ENTRY_COLUMNS, ENTRY_TABLES, build_search
 from .rows import (
+    UNUSABLE_COLUMNS,
     entry_from_row,
     get_meta,
     learn_aliases,
@@ -342,7 +343,7 @@ class Catalog:
     def unusable(self) -> list[UnusableRepo]:
         """Repos tagged as ESMs that cannot be indexed, with the reason."""
         rows = self._conn().execute(
-            "SELECT repo_id, reason, sha, last_modified FROM unusable ORDER BY repo_id"
+            f"SELECT {UNUSABLE_COLUMNS} FROM unusable ORDER BY repo_id"  # noqa: S608
         )
         return [unusable_from_row(row) for row in rows]
 
@@ -431,19 +432,35 @@ class Catalog:
 
     # --- snapshots and exports -------------------------------------------------------------
 
-    def _snapshot_info(self) -> dict[str, Any]:
+    def _snapshot_info(self, *, include_restricted: bool = True) -> dict[str, Any]:
+        """The snapshot header; without ``include_restricted`` nothing in it names a
+        private or gated repo (not its entry, not its unusable record, not the aliases
+        learned from it)."""
         conn = self._conn()
+        hidden = set() if include_restricted else self._restricted_repo_ids()
         aliases = [
             (str(a), str(c), str(o))
             for a, c, o in conn.execute("SELECT alias, canonical, origin FROM aliases")
+            if not (str(o).startswith("observed:") and str(o)[len("observed:") :] in hidden)
         ]
+        entries = conn.execute(
+            "SELECT COUNT(*) FROM esms WHERE ? OR NOT (private OR gated)", (include_restricted,)
+        ).fetchone()[0]
         return snapshot_info(
             source=self.source,
-            entries=len(self),
-            unusable=self.unusable(),
+            entries=int(entries),
+            unusable=[repo for repo in self.unusable() if repo.repo_id not in hidden],
             aliases=aliases,
             last_sync=get_meta(conn, "last_sync"),
         )
+
+    def _restricted_repo_ids(self) -> set[str]:
+        conn = self._conn()
+        rows = conn.execute(
+            "SELECT repo_id FROM esms WHERE private OR gated "
+            "UNION SELECT repo_id FROM unusable WHERE private OR gated"
+        )
+        return {str(row[0]) for row in rows}
 
     def to_dataset(self) -> datasets.Dataset:
         """Every entry as a ``datasets.Dataset`` (flat columns plus ``metadata`` JSON).
@@ -483,19 +500,37 @@ class Catalog:
         return count
 
     def publish_snapshot(
-        self, store: RegistryStore, repo_id: str, *, private: bool | None = None
+        self,
+        store: RegistryStore,
+        repo_id: str,
+        *,
+        private: bool | None = None,
+        include_restricted: bool = False,
     ) -> CommitResult:
         """Publish the catalog as a dataset repo of ``store`` (parquet file + card).
 
+        Private and gated repos are left out (their entries, unusable records and the
+        aliases learned from them), unless ``include_restricted`` is set; then the snapshot
+        repo must be private: created with ``private=True``, or already private.
+
         Raises:
             CatalogError: the catalog has never been synced.
+            UsageError: restricted repos asked for, but the snapshot repo would be public.
             StoreError: the store refused the commit.
         """
         if self.last_sync is None:
             raise CatalogError(f"the catalog {self.path} has never been synced; sync it first")
-        info = self._snapshot_info()
+        restricted = self._restricted_repo_ids()
+        if include_restricted and restricted:
+            self._require_private_snapshot(store, repo_id, private, len(restricted))
+        hidden = set() if include_restricted else restricted
+        if hidden:
+            logger.info("leaving %d private or gated repo(s) out of the snapshot", len(hidden))
+        info = self._snapshot_info(include_restricted=include_restricted)
         buffer = io.BytesIO()
-        write_parquet(self.entries(), buffer, info)
+        write_parquet(
+            (entry for entry in self.entries() if entry.repo_id not in hidden), buffer, info
+        )
         files = {
             SNAPSHOT_PATH: buffer.getvalue(),
             README_NAME: dataset_card(info, repo_id).encode("utf-8"),
@@ -504,6 +539,23 @@ class Catalog:
         result = store.commit(repo_id, files, message, private=private, repo_type="dataset")
         logger.info("published a snapshot of %d entries to %s", info["entries"], result.url)
         return result
+
+    @staticmethod
+    def _require_private_snapshot(
+        store: RegistryStore, repo_id: str, private: bool | None, count: int
+    ) -> None:
+        try:
+            exists_private: bool | None = store.repo_info(repo_id, repo_type="dataset").private
+        except RepoNotFoundError:
+            exists_private = None
+        public = not exists_private if exists_private is not None else private is not True
+        if public:
+            where = "is public" if exists_private is not None else "would be created public"
+            raise UsageError(
+                f"refusing to publish {count} private or gated repo(s) to the snapshot "
+                f"{repo_id}, which {where}; publish to a private dataset repo (--private "
+                "for a new one), or leave them out (drop --include-private)"
+            )
 
     def load_snapshot(self, store: RegistryStore, repo_id: str) -> Snapshot:
         """Replace the catalog's contents with a snapshot published to ``store`` (one download).

@@ -70,6 +70,8 @@ _SNAPSHOT_COLUMNS = (
     "private",
     "metadata",
 )
+#: Columns that snapshots written by older versions lack (read as False).
+_OPTIONAL_COLUMNS = ("gated",)
 #: Most rows read from a snapshot (ten times the largest registry expected).
 MAX_SNAPSHOT_ROWS = 1_000_000
 _MAX_TEXT = 1_000
@@ -237,13 +239,14 @@ def read_snapshot(data: bytes, *, name: str = "snapshot") -> Snapshot:
             f"format {SNAPSHOT_FORMAT} (upgrade esm-registry, or run a full sync instead)"
         )
     missing = [column for column in _SNAPSHOT_COLUMNS if column not in table.column_names]
+    optional = [column for column in _OPTIONAL_COLUMNS if column in table.column_names]
     if missing:
         raise CatalogError(f"{name} is a damaged catalog snapshot: no column {', '.join(missing)}")
     if table.num_rows > MAX_SNAPSHOT_ROWS:
         raise CatalogError(f"{name} has {table.num_rows:,} rows; at most {MAX_SNAPSHOT_ROWS:,}")
     entries: list[CatalogEntry] = []
     unusable: list[UnusableRepo] = []
-    for row in table.select(list(_SNAPSHOT_COLUMNS)).to_pylist():
+    for row in table.select([*_SNAPSHOT_COLUMNS, *optional]).to_pylist():
         try:
             entries.append(_entry_from_row(row))
         except Exception as exc:  # one stranger's row: record it, keep the others
@@ -256,6 +259,8 @@ def read_snapshot(data: bytes, *, name: str = "snapshot") -> Snapshot:
                     reason=_text(item["reason"]),
                     sha=item.get("sha"),
                     last_modified=_parse_time(item.get("last_modified")),
+                    private=bool(item.get("private")),
+                    gated=bool(item.get("gated")),
                 )
             )
         except Exception as exc:
@@ -298,6 +303,7 @@ def _entry_from_row(row: Mapping[str, Any]) -> CatalogEntry:
         problems=tuple(EntryProblem(**p) for p in row["problems"] or ()),
         source=row["source"],
         private=bool(row["private"]),
+        gated=bool(row.get("gated")),
     )
 
 

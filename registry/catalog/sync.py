@@ -35,6 +35,7 @@ from ..stores.base import RegistryStore, RepoInfo
 from .entries import CatalogEntry, UnusableRepo
 from .extract import Draft, Failed, Outcome, Unusable, read_repo
 from .rows import (
+    UNUSABLE_COLUMNS,
     delete_repos,
     get_meta,
     known_shas,
@@ -181,6 +182,8 @@ class _BatchWriter:
                             reason=outcome.reason,
                             sha=repo.sha,
                             last_modified=repo.last_modified,
+                            private=repo.private,
+                            gated=repo.gated,
                         ),
                     )
         # Only now, with the batch committed, does it count as done.
@@ -210,6 +213,7 @@ class _BatchWriter:
             problems=draft.problems,
             source=draft.source,
             private=repo.private,
+            gated=repo.gated,
         )
         upsert_entry(self.conn, entry)
         return learned
@@ -284,7 +288,7 @@ def sync_catalog(
     unusable = tuple(
         unusable_from_row(row)
         for row in conn.execute(
-            "SELECT repo_id, reason, sha, last_modified FROM unusable ORDER BY repo_id"
+            f"SELECT {UNUSABLE_COLUMNS} FROM unusable ORDER BY repo_id"  # noqa: S608
         )
     )
     indexed, with_problems = conn.execute(

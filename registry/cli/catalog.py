@@ -279,8 +279,13 @@ def _cmd_publish_snapshot(args: argparse.Namespace) -> int:
     check_repo_id(args.repo_id)
     store = open_store(args.registry, token=args.token)
     with _open(args) as catalog:
-        result = catalog.publish_snapshot(store, args.repo_id, private=args.private or None)
-        count = len(catalog)
+        result = catalog.publish_snapshot(
+            store,
+            args.repo_id,
+            private=args.private or None,
+            include_restricted=args.include_private,
+        )
+        count = sum(1 for e in catalog.entries() if args.include_private or not e.restricted)
     sys.stdout.write(f"published a snapshot of {count} entries: {result.url}\n")
     return EXIT_OK
 
@@ -387,4 +392,10 @@ def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
     add_registry_options(publish)
     add_catalog_option(publish)
     publish.add_argument("--private", action="store_true", help="create the repo as private")
+    publish.add_argument(
+        "--include-private",
+        action="store_true",
+        help="include private and gated ESMs (left out by default); the snapshot repo must "
+        "then be private",
+    )
     publish.set_defaults(func=_cmd_publish_snapshot)

@@ -123,6 +123,7 @@ class RepoInfo:
             ``base_model:…``, ``dataset:…``, …).
         card_data: The card's YAML front matter (empty without a card).
         private: Whether the repo is private.
+        gated: Whether the repo is gated (users must accept conditions to read it).
         files: path -> file, when the store was asked for files (``repo_info``);
             ``None`` in listings.
     """
@@ -133,6 +134,7 @@ class RepoInfo:
     tags: tuple[str, ...] = ()
     card_data: Mapping[str, Any] = field(default_factory=dict)
     private: bool = False
+    gated: bool = False
     files: Mapping[str, RepoFile] | None = None
 
 

@@ -340,7 +340,7 @@ class HubStore:
             for model in self._api.list_models(
                 filter=filters,
                 author=author,
-                expand=["sha", "lastModified", "tags", "cardData", "private"],
+                expand=["sha", "lastModified", "tags", "cardData", "private", "gated"],
             ):
                 yield _repo_info(model, files=False)
         except Exception as exc:
@@ -730,5 +730,6 @@ def _repo_info(model: Any, *, files: bool) -> RepoInfo:
         tags=tuple(model.tags or ()),
         card_data=card_data,
         private=bool(model.private),
+        gated=bool(getattr(model, "gated", False)),  # False, "auto" or "manual"
         files=entries,
     )
