@@ -368,15 +368,18 @@ def test_newer_catalog_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["foreign-sqlite", "not-sqlite"])
-def test_foreign_file_is_moved_aside_and_replaced(tmp_path: Path, kind: str) -> None:
+def test_foreign_file_is_refused_unless_forced(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "catalog.sqlite"
     if kind == "foreign-sqlite":
         _raw(path, "CREATE TABLE people (name TEXT)", "INSERT INTO people VALUES ('ada')")
     else:
         path.write_text("this is not a database at all, just some text " * 20)
-    with pytest.raises(CatalogError, match="not an esm-registry catalog"):
-        Catalog(path, create=False)
-    with Catalog(path) as catalog:
+    before = path.read_bytes()
+    for create in (False, True):  # someone else's file is refused, and left untouched
+        with pytest.raises(UsageError, match=r"not an esm-registry catalog.*--force"):
+            Catalog(path, create=create)
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.foreign-*"))
+    with Catalog(path, force=True) as catalog:
         assert len(catalog) == 0
     moved = list(tmp_path.glob("catalog.sqlite.foreign-*"))
     assert len(moved) == 1

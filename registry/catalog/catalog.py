@@ -103,13 +103,16 @@ class Catalog:
     Args:
         path: The SQLite file; default :func:`~registry.catalog.default_catalog_path`
             (``$ESM_REGISTRY_CATALOG``, else ``$HF_HOME/esm-registry/catalog.sqlite``).
-        create: Create the file (and replace a foreign file) when needed. With ``False``
-            a missing or foreign file raises :class:`~registry.errors.CatalogError`.
+        create: Create the file when it does not exist. With ``False`` a missing file
+            raises :class:`~registry.errors.CatalogError`.
+        force: A file that is not a catalog is moved aside (renamed ``*.foreign-<time>``)
+            and a new catalog started; without it such a file is refused, never touched.
         timeout: Seconds to wait for another writer before giving up.
 
     Raises:
-        CatalogError: the file is missing (``create=False``), not a catalog
-            (``create=False``), written by a newer esm-registry, or cannot be opened.
+        UsageError: the file is not a catalog (someone else's file) and ``force`` is off.
+        CatalogError: the file is missing (``create=False``), written by a newer
+            esm-registry, or cannot be opened.
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class Catalog:
         path: str | os.PathLike[str] | None = None,
         *,
         create: bool = True,
+        force: bool = False,
         timeout: float = 30.0,
     ) -> None:
         self.path = Path(path if path is not None else default_catalog_path()).expanduser()
@@ -126,7 +130,7 @@ class Catalog:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
-        conn = self._open(create=create)
+        conn = self._open(create=create, force=force)
         self._register(conn)
         self._fts = (
             conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'esm_text'").fetchone()
@@ -135,7 +139,7 @@ class Catalog:
 
     # --- connections -----------------------------------------------------------------------
 
-    def _open(self, *, create: bool) -> sqlite3.Connection:
+    def _open(self, *, create: bool, force: bool) -> sqlite3.Connection:
         if self.path.is_dir():
             raise CatalogError(f"{self.path} is a folder; name a catalog file instead")
         if not self.path.exists():
@@ -153,8 +157,12 @@ class Catalog:
         except (ForeignFileError, sqlite3.DatabaseError) as exc:
             if isinstance(exc, sqlite3.DatabaseError) and not _not_a_database(exc):
                 raise CatalogError(f"cannot open the catalog {self.path}: {exc}") from exc
-            if not create:
-                raise CatalogError(f"{self.path} is not an esm-registry catalog") from None
+            if not force:
+                raise UsageError(
+                    f"{self.path} is not an esm-registry catalog; name another file "
+                    "(--catalog PATH), or pass --force to move it aside and start a new "
+                    "catalog there"
+                ) from None
             moved = move_aside(self.path)
             logger.warning(
                 "%s is not an esm-registry catalog: moved it to %s and started a new catalog",

@@ -67,7 +67,7 @@ def _sqlite_errors(func: Command) -> Command:
 def _open(args: argparse.Namespace, *, create: bool = False) -> Catalog:
     from ..catalog import Catalog  # noqa: PLC0415 - keeps `card validate` fast
 
-    catalog = Catalog(args.catalog, create=create)
+    catalog = Catalog(args.catalog, create=create, force=getattr(args, "force", False))
     if not create and catalog.last_sync is None:
         catalog.close()
         raise CatalogError(
@@ -325,6 +325,12 @@ def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
         default=8,
         metavar="N",
         help="repos read at the same time (default 8)",
+    )
+    sync.add_argument(
+        "--force",
+        action="store_true",
+        help="if the catalog file is not a catalog, move it aside and start a new one "
+        "(without: refuse and leave it alone)",
     )
     sync.add_argument(
         "--from-snapshot",
