@@ -22,11 +22,19 @@ The tree, so that callers can catch exactly what they can handle::
         └── StoreUnavailableError (ConnectionError)  unreachable, offline, or still failing
                                                      after the retry budget
 
+Ctrl-C during a bulk publish raises :class:`PublishInterrupted`, a ``KeyboardInterrupt``
+that carries what was done and what was not reached.
+
 Every error also subclasses the built-in exception that fits, so ``except ValueError``
 keeps working for callers who do not know this package.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .publish import PublishSummary
 
 __all__ = [
     "CardError",
@@ -39,6 +47,7 @@ __all__ = [
     "NoEsmsFoundError",
     "NotInCatalogError",
     "PublishError",
+    "PublishInterrupted",
     "RepoNotFoundError",
     "StoreAuthError",
     "StoreConflictError",
@@ -157,3 +166,20 @@ class NoEsmsFoundError(EsmRegistryError, LookupError):
 class ModelLoadError(EsmRegistryError, OSError):
     """The base language model or its tokenizer cannot be loaded: not on the Hub, not in
     the local cache while offline, or not a model the ranker can embed with."""
+
+
+class PublishInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a bulk publish or card refresh, after the ESMs in flight finished (each
+    commit is atomic). Not an :class:`EsmRegistryError`: code that handles Ctrl-C as
+    ``KeyboardInterrupt`` keeps doing so.
+
+    Attributes:
+        summary: What completed: published, updated, unchanged or failed.
+        not_reached: ESMs that were never started; running the same command again does
+            them (the completed ones are then unchanged and cost no commit).
+    """
+
+    def __init__(self, summary: PublishSummary, not_reached: int) -> None:
+        super().__init__(f"interrupted: {summary.describe()}; {not_reached} not reached")
+        self.summary = summary
+        self.not_reached = not_reached

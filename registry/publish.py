@@ -54,7 +54,13 @@ from typing import Literal, TypeVar, overload
 
 from ._progress import progress_bar
 from .card import render_card, validate_text
-from .errors import EsmRegistryError, PublishError, RepoNotFoundError, UsageError
+from .errors import (
+    EsmRegistryError,
+    PublishError,
+    PublishInterrupted,
+    RepoNotFoundError,
+    UsageError,
+)
 from .esm import CONFIG_NAME, README_NAME, Esm
 from .metadata import EsmMetadata, from_config, load_metadata
 from .stores.base import (
@@ -451,6 +457,16 @@ def _run_all(
             futures.append(future)
         for future in futures:
             future.result()
+    except KeyboardInterrupt:
+        # Start nothing new, let the commits in flight land (each is atomic), then say
+        # exactly what is done; a second Ctrl-C stops waiting.
+        logger.warning("interrupted: finishing the ESMs in flight (Ctrl-C again to stop now)")
+        executor.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        completed = [result for result in results if result is not None]
+        raise PublishInterrupted(
+            PublishSummary(tuple(completed)), len(items) - len(completed)
+        ) from None
     except BaseException:
         executor.shutdown(wait=False, cancel_futures=True)
         bar.close()

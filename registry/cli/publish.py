@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ..errors import EsmRegistryError, UsageError
-from ._common import EXIT_INVALID, EXIT_OK, Parser, positive_int
+from ..errors import EsmRegistryError, PublishInterrupted, UsageError
+from ._common import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, Parser, positive_int
 from ._options import add_progress_option, add_registry_options, progress_from_args
 
 if TYPE_CHECKING:
@@ -76,18 +76,32 @@ def _cmd_publish(args: argparse.Namespace) -> int:
             result = PublishResult(args.repo_id, "failed", source=args.paths[0], error=str(exc))
         summary = PublishSummary((result,))
     else:
-        summary = publish_many(
-            args.paths,
-            store,
-            jobs=args.jobs,
-            namespace=args.namespace,
-            private=private,
-            dry_run=args.dry_run,
-            template=args.template,
-            progress=progress_from_args(args),
-        )
+        try:
+            summary = publish_many(
+                args.paths,
+                store,
+                jobs=args.jobs,
+                namespace=args.namespace,
+                private=private,
+                dry_run=args.dry_run,
+                template=args.template,
+                progress=progress_from_args(args),
+            )
+        except PublishInterrupted as stop:
+            return _interrupted(stop, args.dry_run)
     _print_results(summary, sys.stdout, dry_run=args.dry_run)
     return EXIT_OK if summary.ok else EXIT_INVALID
+
+
+def _interrupted(stop: PublishInterrupted, dry_run: bool) -> int:
+    """What was done before Ctrl-C, what was not, and how to go on."""
+    _print_results(stop.summary, sys.stdout, dry_run=dry_run)
+    done = stop.summary.describe()
+    sys.stderr.write(
+        f"esm-registry: interrupted: {done}; {stop.not_reached} not reached. Run the same "
+        "command again to resume: what is done is unchanged and costs no commit.\n"
+    )
+    return EXIT_INTERRUPTED
 
 
 def _cmd_refresh_cards(args: argparse.Namespace) -> int:
@@ -97,14 +111,17 @@ def _cmd_refresh_cards(args: argparse.Namespace) -> int:
     if args.all == bool(args.repo_ids):
         raise UsageError("name the repos to refresh, or pass --all (not both)")
     store = open_store(args.registry, token=args.token)
-    summary = refresh_cards(
-        store,
-        None if args.all else args.repo_ids,
-        dry_run=args.dry_run,
-        template=args.template,
-        jobs=args.jobs,
-        progress=progress_from_args(args),
-    )
+    try:
+        summary = refresh_cards(
+            store,
+            None if args.all else args.repo_ids,
+            dry_run=args.dry_run,
+            template=args.template,
+            jobs=args.jobs,
+            progress=progress_from_args(args),
+        )
+    except PublishInterrupted as stop:
+        return _interrupted(stop, args.dry_run)
     _print_results(summary, sys.stdout, dry_run=args.dry_run)
     return EXIT_OK if summary.ok else EXIT_INVALID
 
