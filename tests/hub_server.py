@@ -145,6 +145,9 @@ class _Repo:
         return self.commits[self.branches[branch]]
 
 
+_NO_BODY = object()
+
+
 @dataclass
 class _Fault:
     """A pending fault-injection rule; ``status`` None means "answer garbage with 200"."""
@@ -154,6 +157,8 @@ class _Fault:
     retry_after: int | None
     path_contains: str | None
     method: str | None
+    body: Any = _NO_BODY  # a JSON value to answer with (``respond_next``)
+    echo_token: bool = False  # put the request's bearer token into the answer
 
     def matches(self, method: str, target: str) -> bool:
         if self.remaining <= 0:
@@ -504,6 +509,29 @@ class FakeHub:
         with self._lock:
             self._faults.append(_Fault(n, None, None, path_contains, method))
 
+    def respond_next(
+        self,
+        body: Any,
+        n: int = 1,
+        *,
+        status: int = 200,
+        path_contains: str | None = None,
+        method: str | None = None,
+        echo_token: bool = False,
+    ) -> None:
+        """Answer the next ``n`` matching requests with ``body`` as JSON and ``status``.
+
+        For answers of a valid JSON but the wrong shape (``{}`` where a list is due, an item
+        without ``id``), and, with ``echo_token``, for a careless server that repeats the
+        request's token in its error message (``X-Error-Message`` and the body).
+        """
+        if n < 1 or not 100 <= status <= 599:
+            raise ValueError("n must be >= 1 and status an HTTP status")
+        with self._lock:
+            self._faults.append(
+                _Fault(n, status, None, path_contains, method, body=body, echo_token=echo_token)
+            )
+
     @property
     def pending_faults(self) -> int:
         """How many injected faults have not fired yet (lets a test check its rule matched)."""
@@ -647,7 +675,7 @@ class FakeHub:
         if latency:
             time.sleep(latency)
         if fault is not None:
-            return _fault_response(fault)
+            return _fault_response(fault, headers)
         try:
             call = _Call(
                 method=method,
@@ -1280,9 +1308,15 @@ def _resolve_revision(repo: _Repo, revision: str) -> HubCommit:
     return repo.commits[sha]
 
 
-def _fault_response(fault: _Fault) -> _Response:
+def _fault_response(fault: _Fault, request_headers: Mapping[str, str]) -> _Response:
     if fault.status is None:
         return _Response(200, b"<html>\x00not json{", {"Content-Type": "application/json"})
+    if fault.echo_token:
+        auth = {k.lower(): v for k, v in request_headers.items()}.get("authorization", "")
+        message = f"Invalid token: {auth.removeprefix('Bearer ').strip()}"
+        return _Response.json({"error": message}, fault.status, {"X-Error-Message": message})
+    if fault.body is not _NO_BODY:
+        return _Response.json(fault.body, fault.status, {})
     message = f"FakeHub injected {fault.status}"
     headers = {"X-Error-Message": message}
     if fault.retry_after is not None:

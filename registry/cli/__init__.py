@@ -2,7 +2,8 @@
 
 One module per command group; this one builds the parser and maps errors to exit codes:
 0 success, 1 invalid input or a failed operation, 2 usage errors (unknown options, missing
-files). A user mistake never prints a traceback.
+files), 70 an internal error (a bug), 130 interrupted. A user mistake never prints a
+traceback, and nothing printed or logged ever shows a token.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from .._secrets import redact
 from .._version import __version__
 from ..errors import EsmRegistryError, UsageError
-from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, Parser
+from ._common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, Parser
 from .card import add_card_commands, add_schema_command
 from .catalog import add_catalog_commands
 from .publish import add_publish_commands
@@ -23,6 +25,8 @@ from .rank import add_rank_command
 from .train import add_train_command
 
 __all__ = ["build_parser", "main"]
+
+logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,25 +49,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _RedactingFormatter(logging.Formatter):
+    """Every log line, traceback included, with tokens replaced by ``***``."""
+
+    def __init__(self, fmt: str, secrets: Sequence[str]) -> None:
+        super().__init__(fmt)
+        self.secrets = list(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), self.secrets)
+
+
+def _configure_logging(verbose: int, secrets: Sequence[str]) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s", secrets))
+    root = logging.getLogger()
+    for old in list(root.handlers):  # main() may run more than once in one process
+        if isinstance(old.formatter, _RedactingFormatter):
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING - 10 * min(verbose, 2))
+    logging.captureWarnings(True)  # warnings go through the same redacting handler, once
+
+
+def _error(message: str, secrets: Sequence[str]) -> None:
+    """One line on stderr: newlines in ids and messages cannot split it, tokens never show."""
+    line = " ".join(redact(message, secrets).split())
+    sys.stderr.write(f"esm-registry: error: {line}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    secrets = [args.token] if isinstance(getattr(args, "token", None), str) else []
+    _configure_logging(args.verbose, secrets)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
     except UsageError as exc:
-        sys.stderr.write(f"esm-registry: error: {exc}\n")
+        _error(str(exc), secrets)
         return EXIT_USAGE
     except EsmRegistryError as exc:
-        sys.stderr.write(f"esm-registry: error: {exc}\n")
+        _error(str(exc), secrets)
         return EXIT_INVALID
     except KeyboardInterrupt:
         sys.stderr.write("esm-registry: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. piped into `head`
         return EXIT_OK
+    except Exception as exc:  # a bug: one line, the traceback only in the (redacted) log
+        logger.debug("internal error", exc_info=exc)
+        _error(
+            f"internal error: {type(exc).__name__}: {exc}. Please report it; -v shows "
+            "the traceback",
+            secrets,
+        )
+        if args.verbose:
+            logger.error("traceback of the internal error", exc_info=exc)
+        return EXIT_INTERNAL

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 __all__ = [
+    "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",
     "EXIT_OK",
@@ -20,6 +21,8 @@ __all__ = [
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 #: Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
+#: A bug of esm-registry (EX_SOFTWARE of sysexits.h).
+EXIT_INTERNAL = 70
 
 
 def positive_int(text: str) -> int:

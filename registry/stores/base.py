@@ -56,12 +56,16 @@ def check_repo_id(repo_id: str) -> str:
     Raises:
         UsageError: the id has no namespace or breaks the Hub's naming rules.
     """
+    if not isinstance(repo_id, str):
+        raise UsageError(f"a repo id must be a string, not {type(repo_id).__name__}")
+    shown = repr(repo_id[:120])  # repr: a newline in an id cannot split the message
     try:
         validate_repo_id(repo_id)
     except HFValidationError as exc:
-        raise UsageError(f"{repo_id!r} is not a valid repo id: {exc}") from None
+        reason = " ".join(str(exc).replace(repo_id, "<id>").split())
+        raise UsageError(f"{shown} is not a valid repo id: {reason}") from None
     if repo_id.count("/") != 1:
-        raise UsageError(f"{repo_id!r} is not a full repo id; use 'namespace/name'")
+        raise UsageError(f"{shown} is not a full repo id; use 'namespace/name'")
     return repo_id
 
 

@@ -55,8 +55,16 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.utils import HFValidationError, get_token_to_send, validate_repo_id
+from huggingface_hub.utils import (
+    HFValidationError,
+    build_hf_headers,
+    get_token_to_send,
+    hf_raise_for_status,
+    http_backoff,
+    validate_repo_id,
+)
 
+from .._secrets import known_tokens
 from .._version import __version__
 from ..errors import (
     EsmRegistryError,
@@ -336,15 +344,55 @@ class HubStore:
             author: Only repos of this user or organisation.
         """
         filters = list(dict.fromkeys([ESM_TAG, *tags]))
+        params: dict[str, Any] = {"filter": filters, "expand": list(_LISTING_FIELDS)}
+        if author:
+            params["author"] = author
+        url: str | None = f"{self.endpoint}/api/models"
+        pages = 0
+        while url is not None:
+            page, url = self._listing_page(url, params if pages == 0 else None)
+            pages += 1
+            for index, item in enumerate(page):
+                yield _listed_repo(item, where=f"{self.endpoint} listed, item {index + 1}")
+            if pages >= _MAX_LISTING_PAGES:
+                raise StoreError(
+                    f"{self.endpoint} answered more than {_MAX_LISTING_PAGES:,} listing pages; "
+                    "stopping (is it a Hub-compatible server?)"
+                )
+
+    def _listing_page(
+        self, url: str, params: Mapping[str, Any] | None
+    ) -> tuple[list[Any], str | None]:
+        """One page of a listing, checked to be a JSON list, and the next page's URL.
+
+        The listing is read here rather than through the client, which would take a JSON
+        object for an empty listing, and an empty listing makes a sync remove everything.
+        """
+        headers = build_hf_headers(
+            token=self._token, library_name="esm-registry", library_version=__version__
+        )
+
+        def request() -> Any:
+            # Retries follow this store's policy (in _call), like its other calls.
+            response = http_backoff("GET", url, params=params, headers=headers, max_retries=0)
+            hf_raise_for_status(response)
+            return response
+
+        response = self._call("list ESMs", None, request)
         try:
-            for model in self._api.list_models(
-                filter=filters,
-                author=author,
-                expand=["sha", "lastModified", "tags", "cardData", "private", "gated"],
-            ):
-                yield _repo_info(model, files=False)
-        except Exception as exc:
-            raise self._translate(exc, "list ESMs", None) from exc
+            data = response.json()
+        except ValueError:
+            raise StoreError(
+                f"cannot list ESMs on {self.endpoint}: the answer is not JSON (expected a "
+                "JSON list of repos); is it a Hub-compatible server?"
+            ) from None
+        if not isinstance(data, list):
+            raise StoreError(
+                f"cannot list ESMs on {self.endpoint}: expected a JSON list of repos, got a "
+                f"JSON {_json_kind(data)}; is it a Hub-compatible server?"
+            )
+        next_url = response.links.get("next", {}).get("url")
+        return data, next_url if isinstance(next_url, str) and next_url else None
 
     def repo_info(
         self, repo_id: str, revision: str | None = None, *, repo_type: RepoType = "model"
@@ -362,7 +410,7 @@ class HubStore:
                 repo_id, revision=revision, repo_type=repo_type, files_metadata=True
             ),
         )
-        return _repo_info(info, files=True)
+        return self._converted(info, f"read {_kind(repo_type)}{repo_id}")
 
     def local_path(
         self,
@@ -546,7 +594,7 @@ class HubStore:
             )
         except RepoNotFoundError:
             return None
-        return _repo_info(info, files=True)
+        return self._converted(info, f"read {_kind(repo_type)}{repo_id}")
 
     def delete(
         self, repo_id: str, *, missing_ok: bool = False, repo_type: RepoType = "model"
@@ -599,11 +647,16 @@ class HubStore:
         )
         policy.sleep(wait)
 
+    def _converted(self, info: Any, action: str) -> RepoInfo:
+        """The client's answer as a :class:`RepoInfo`; a malformed one is a StoreError."""
+        try:
+            return _repo_info(info, files=True)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise self._translate(exc, action, None) from exc
+
     def _secrets(self) -> list[str]:
         secrets = [self._token] if isinstance(self._token, str) else []
-        env_token = os.environ.get("HF_TOKEN")
-        if env_token:
-            secrets.append(env_token)
+        secrets += known_tokens()
         return [secret for secret in secrets if len(secret) >= 4]
 
     def _redact(self, text: str) -> str:
@@ -652,6 +705,13 @@ class HubStore:
             return StoreUnavailableError(f"{where}: {self._describe(exc)}{tries}")
         if isinstance(exc, ValueError):  # e.g. the Hub refused the card's YAML
             return StoreError(f"{where}: {self._redact(str(exc))}")
+        if isinstance(exc, KeyError | TypeError | AttributeError | IndexError):
+            # The client could not read the answer: JSON of a shape the Hub never sends.
+            return StoreError(
+                f"{where}: the answer has an unexpected shape "
+                f"({type(exc).__name__}: {self._redact(str(exc))}); is {self.endpoint} a "
+                "Hub-compatible server?"
+            )
         return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
     def _translate_http(
@@ -703,6 +763,77 @@ def _holds(remote: RepoInfo, files: Mapping[str, bytes]) -> bool:
     """Whether ``remote`` already has every file with this content."""
     return all(
         file_matches((remote.files or {}).get(path), content) for path, content in files.items()
+    )
+
+
+#: What a listing asks the Hub to include for each repo.
+_LISTING_FIELDS = ("sha", "lastModified", "tags", "cardData", "private", "gated")
+#: A listing is paginated by 1,000; this many pages is ten million repos.
+_MAX_LISTING_PAGES = 10_000
+
+
+def _json_kind(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
+        type(value), "number" if isinstance(value, int | float) else "null"
+    )
+
+
+def _listed_repo(item: Any, *, where: str) -> RepoInfo:
+    """A :class:`RepoInfo` from one listing item, every field checked for its JSON type.
+
+    Raises:
+        StoreError: the item is not what the Hub sends (names the field and the type).
+    """
+
+    def wrong(field: str, expected: str, value: Any) -> StoreError:
+        return StoreError(
+            f"{where}: expected {expected} for '{field}', got a JSON {_json_kind(value)}"
+        )
+
+    if not isinstance(item, dict):
+        raise StoreError(
+            f"{where}: expected a JSON object for a repo, got a JSON {_json_kind(item)}"
+        )
+    repo_id = item.get("id")
+    if not isinstance(repo_id, str):
+        raise wrong("id", "the repo id as a string", repo_id)
+    try:
+        check_repo_id(repo_id)
+    except UsageError as exc:
+        raise StoreError(f"{where}: {exc}") from None
+    sha = item.get("sha")
+    if sha is not None and not isinstance(sha, str):
+        raise wrong("sha", "a commit id string", sha)
+    tags = item.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise wrong("tags", "a list of strings", tags)
+    card = item.get("cardData") or {}
+    if not isinstance(card, dict):
+        raise wrong("cardData", "an object", card)
+    private = item.get("private", False)
+    if not isinstance(private, bool):
+        raise wrong("private", "true or false", private)
+    gated = item.get("gated", False)
+    if not isinstance(gated, bool | str):
+        raise wrong("gated", "false, 'auto' or 'manual'", gated)
+    modified = item.get("lastModified")
+    try:
+        last_modified = (
+            datetime.fromisoformat(modified.replace("Z", "+00:00"))
+            if isinstance(modified, str)
+            else None
+        )
+    except ValueError:
+        raise wrong("lastModified", "an ISO 8601 date", modified) from None
+    return RepoInfo(
+        repo_id=repo_id,
+        sha=sha,
+        last_modified=last_modified,
+        tags=tuple(tags),
+        card_data=card,
+        private=private,
+        gated=bool(gated),
+        files=None,
     )
 
 
