@@ -81,7 +81,11 @@ def _error(message: str, secrets: Sequence[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if any("\x00" in argument for argument in arguments):  # no OS passes one; refuse early
+        sys.stderr.write("esm-registry: error: an argument contains a NUL byte\n")
+        return EXIT_USAGE
+    args = parser.parse_args(arguments)
     secrets = [args.token] if isinstance(getattr(args, "token", None), str) else []
     _configure_logging(args.verbose, secrets)
     func: Callable[[argparse.Namespace], int] = args.func
@@ -98,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. piped into `head`
         return EXIT_OK
+    except OSError as exc:  # the file system said no: a path given or an environment
+        where = f" ({exc.filename})" if exc.filename else ""
+        _error(f"{exc.strerror or exc}{where}", secrets)
+        return EXIT_INVALID
     except Exception as exc:  # a bug: one line, the traceback only in the (redacted) log
         logger.debug("internal error", exc_info=exc)
         _error(
