@@ -31,6 +31,7 @@ from rank_support import BASE_MODEL
 from registry.esm import Esm
 
 from cli_runner import run
+from hub_server import FakeHub
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +208,35 @@ def test_train_batch_failed_task_fails_alone(
     assert "saved" in lines["wordnet__noun-supersense"]
     assert "failed" in lines["no-such__dataset-xyz"]
     assert "1 saved, 1 failed" in out
+
+
+def test_train_then_rank_through_a_hub(
+    models: dict[str, Path], fake_hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Workers re-open a Hub store from its URL: publish three ESMs there, then rank them."""
+    spec = train_spec(tmp_path / "tasks.yaml", models)
+    args = ["train-batch", str(spec), "--registry", fake_hub.url, "--namespace", "lab"]
+    code, out, err = run([*args, "--publish", "--no-progress"], capsys)
+    assert code == 0, err
+    assert f"{len(TRAIN_TASKS)} published" in out
+    repos = [line.split()[2] for line in out.splitlines()[1:4]]
+    history = {repo: len(fake_hub.commits(repo)) for repo in repos}
+    commits = fake_hub.count("POST", "/commit/")
+    assert commits == len(TRAIN_TASKS)
+    code, out, err = run([*args, "--publish", "--no-progress"], capsys)
+    assert code == 0, err
+    assert f"{len(TRAIN_TASKS)} unchanged" in out
+    assert fake_hub.count("POST", "/commit/") == commits
+    assert {repo: len(fake_hub.commits(repo)) for repo in repos} == history
+
+    setup = rank_setup(tmp_path / "targets")
+    target = rank_spec(tmp_path / "targets.yaml", setup)
+    out_dir = tmp_path / "rankings"
+    code, out, err = run(
+        ["rank-batch", str(target), "--output-dir", str(out_dir), "--registry", fake_hub.url],
+        capsys,
+    )
+    assert code == 0, err
+    ranked = json.loads((out_dir / "reviews.json").read_text())
+    assert sorted(entry["repo_id"] for entry in ranked["entries"]) == sorted(repos)
+    assert all(len(entry["sha"]) == 40 for entry in ranked["entries"])
