@@ -240,3 +240,15 @@ def test_train_then_rank_through_a_hub(
     ranked = json.loads((out_dir / "reviews.json").read_text())
     assert sorted(entry["repo_id"] for entry in ranked["entries"]) == sorted(repos)
     assert all(len(entry["sha"]) == 40 for entry in ranked["entries"])
+
+
+def test_train_batch_refuses_two_tasks_for_one_repo(
+    models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = train_spec(tmp_path / "tasks.yaml", models, tasks=(TRAIN_TASKS[0],))
+    spec.write_text(spec.read_text() + f"  - task: {TRAIN_TASKS[0]}\n    name: again\n")
+    args = ["train-batch", str(spec), "--registry", str(tmp_path / "registry"), "--publish"]
+    code, out, _ = run([*args, "--namespace", "lab", "--no-progress"], capsys)
+    assert code == 1
+    assert "publishes to lab/ESM_tiny-bert_wordnet__noun-supersense like task" in out
+    assert "1 published, 1 failed" in out

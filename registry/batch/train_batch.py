@@ -70,6 +70,28 @@ def _check(
         return TrainOutcome(job.name, "failed", error=Failure.of(exc).reason)
 
 
+def _clashes(
+    jobs: Sequence[TrainJob], namespace: str, decided: dict[int, TrainOutcome]
+) -> dict[int, TrainOutcome]:
+    """Fail every task whose repo an earlier task of the spec already claims: two ESMs in
+    one repo would replace each other on every run."""
+    claimed: dict[str, str] = {}
+    clashes = {}
+    for i, job in enumerate(jobs):
+        if i in decided:
+            continue
+        try:
+            repo_id = job.predicted_repo_id(namespace)
+        except EXPECTED_ERRORS:
+            continue  # the task reports it itself
+        if repo_id in claimed:
+            reason = f"publishes to {repo_id} like task {claimed[repo_id]!r}; give it a repo_id"
+            clashes[i] = TrainOutcome(job.name, "failed", repo_id=repo_id, error=reason)
+        else:
+            claimed[repo_id] = job.name
+    return clashes
+
+
 def _planned(job: TrainJob, namespace: str | None) -> TrainOutcome:
     try:
         repo_id = None if namespace is None else job.predicted_repo_id(namespace)
@@ -119,6 +141,8 @@ def train_batch(
         with ThreadPoolExecutor(max_workers=_CHECKS_AT_ONCE) as pool:
             checks = list(pool.map(lambda job: _check(job, store, namespace, folder), jobs))
         outcomes = {i: outcome for i, outcome in enumerate(checks) if outcome is not None}
+    if namespace is not None:
+        outcomes.update(_clashes(jobs, namespace, outcomes))
     todo = [i for i in range(len(jobs)) if i not in outcomes]
     logger.info("%d of %d tasks to train", len(todo), len(jobs))
     if plan_only:
