@@ -285,3 +285,12 @@ def test_the_ray_executor_says_how_to_install_ray(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     with pytest.raises(UsageError, match=r"pip install 'esm-registry\[ray\]'"):
         open_executor("ray")
+
+
+def test_the_drivers_stay_functions_after_their_modules_are_imported() -> None:
+    import registry.batch
+    import registry.batch.ranking
+    import registry.batch.training
+
+    assert callable(registry.batch.rank_batch) and callable(registry.batch.train_batch)
+    assert registry.batch.rank_batch.__module__ == "registry.batch.ranking"

@@ -4,7 +4,7 @@
 - :mod:`.tasks`: the task decomposition, plain functions that any executor runs;
 - :mod:`.executors`: :class:`LocalExecutor` and :class:`RayExecutor`, one small interface;
 - :mod:`.results`: resume keys and result files;
-- :mod:`.rank_batch`, :mod:`.train_batch`: the drivers.
+- :mod:`.ranking`, :mod:`.training`: the drivers.
 
 Example:
     >>> from registry.batch import LocalExecutor, load_rank_spec, rank_batch
@@ -31,10 +31,10 @@ if TYPE_CHECKING:
         Resources,
         open_executor,
     )
-    from .rank_batch import RankBatchReport, TargetResult, rank_batch
+    from .ranking import RankBatchReport, TargetResult, rank_batch
     from .spec import RankSpec, SpecError, TrainSpec, load_rank_spec, load_train_spec
     from .tasks import StoreSpec, TargetJob, TrainJob, TrainOutcome
-    from .train_batch import TrainBatchReport, train_batch
+    from .training import TrainBatchReport, train_batch
 
 _EXPORTS = {
     "EXECUTORS": ".executors",
@@ -44,9 +44,9 @@ _EXPORTS = {
     "RayExecutor": ".executors",
     "Resources": ".executors",
     "open_executor": ".executors",
-    "RankBatchReport": ".rank_batch",
-    "TargetResult": ".rank_batch",
-    "rank_batch": ".rank_batch",
+    "RankBatchReport": ".ranking",
+    "TargetResult": ".ranking",
+    "rank_batch": ".ranking",
     "RankSpec": ".spec",
     "SpecError": ".spec",
     "TrainSpec": ".spec",
@@ -56,8 +56,8 @@ _EXPORTS = {
     "TargetJob": ".tasks",
     "TrainJob": ".tasks",
     "TrainOutcome": ".tasks",
-    "TrainBatchReport": ".train_batch",
-    "train_batch": ".train_batch",
+    "TrainBatchReport": ".training",
+    "train_batch": ".training",
 }
 __all__ = [
     "EXECUTORS",

@@ -1,6 +1,6 @@
 """Where batch tasks run: in this process, or on a Ray cluster, behind one small interface.
 
-The batch drivers (:mod:`.rank_batch`, :mod:`.train_batch`) only ever call
+The batch drivers (:mod:`.ranking`, :mod:`.training`) only ever call
 :meth:`Executor.submit`, :meth:`Executor.next_done` and :meth:`Executor.outcome` with the task
 functions of :mod:`.tasks`, so both executors run the same decomposition and differ only in
 where a function runs:
