@@ -194,10 +194,14 @@ def test_train_batch_publishes_each_esm_once_and_a_rerun_publishes_nothing(
 def test_train_batch_failed_task_fails_alone(
     models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    tasks = (TRAIN_TASKS[0], "no-such/dataset-xyz")
-    spec = train_spec(tmp_path / "tasks.yaml", models, tasks=tasks)
-    text = spec.read_text() + "    text_column: text\n    label_column: label\n"
-    spec.write_text(text)
+    spec = train_spec(tmp_path / "tasks.yaml", models, tasks=(TRAIN_TASKS[0],))
+    data = tmp_path / "news.jsonl"
+    data.write_text('{"text": "a plot", "topic": "film"}\n', encoding="utf-8")
+    spec.write_text(
+        spec.read_text()
+        + f"  - file: {data.name}\n    task_id: org/news\n    text_column: text\n"
+        + "    label_column: category\n"
+    )
     code, out, err = run(
         ["train-batch", str(spec), "--output-dir", str(tmp_path / "esms"), "--no-progress"],
         capsys,
@@ -206,7 +210,7 @@ def test_train_batch_failed_task_fails_alone(
     assert "Traceback" not in out + err
     lines = {line.split()[0]: line for line in out.splitlines()[1:3]}
     assert "saved" in lines["wordnet__noun-supersense"]
-    assert "failed" in lines["no-such__dataset-xyz"]
+    assert "failed" in lines["org__news"] and "no column 'category'" in lines["org__news"]
     assert "1 saved, 1 failed" in out
 
 
