@@ -105,12 +105,13 @@ class StoreSpec:
 
     Attributes:
         registry: What :func:`~registry.stores.open_store` accepts (``hub``, a URL or an
-            absolute folder).
+            absolute folder); ``None`` (the embedded default) is made explicit by the
+            driver before any task sees it, since workers may have another home folder.
         token: A Hub token given explicitly; ``None``: each worker uses its own
             (``HF_TOKEN`` or its saved login). Left out of ``repr``, logs and result files.
     """
 
-    registry: str
+    registry: str | None
     token: str | None = field(default=None, repr=False, compare=False)
 
     def open(self) -> RegistryStore:
@@ -376,9 +377,7 @@ def _train(job: TrainJob) -> tuple[Esm, float | None]:
         task_id=job.task_id,
         subset=job.subset,
         split=job.split,
-        text_column=list(job.text_column)
-        if isinstance(job.text_column, tuple)
-        else job.text_column,
+        text_column=job.text_column,
         label_column=job.label_column,
         num_examples=job.num_examples,
         seed=job.seed,
@@ -433,10 +432,13 @@ def train_task(
         commit: str | None = None
         if opened is not None:
             assert namespace is not None
-            repo_id = job.repo_id or default_repo_id(esm.metadata, namespace)
-            predicted = job.predicted_repo_id(namespace)
-            if repo_id != predicted:
-                logger.warning("%s: publishing to %s, not %s", job.name, repo_id, predicted)
+            # The repo the checks above look at, so that a retry finds this commit.
+            repo_id = job.predicted_repo_id(namespace)
+            natural = default_repo_id(esm.metadata, namespace)
+            if job.repo_id is None and natural != repo_id:
+                logger.warning(
+                    "%s: publishing to %s (its metadata names %s)", job.name, repo_id, natural
+                )
             published = publish_esm(esm, opened, repo_id=repo_id)
             status = "published" if published.status == "published" else "unchanged"
             commit = published.commit_id
