@@ -35,6 +35,7 @@ RANK_SPEC = """\
 base_model: org/base
 registry: ./registry
 num_examples: 100
+shard_size: 32
 architecture: linear
 targets:
   - name: local-file
@@ -62,6 +63,7 @@ def test_rank_spec_shares_options_and_resolves_paths_from_its_folder(tmp_path: P
     assert hub.groups.target.num_examples is None  # null: every example
     assert hub.store.registry == "hub" and hub.groups.target.split == "test"
     assert "secret" not in repr(hub) and hub.store.token == "secret"
+    assert local.shard_size == 32
     # The command line replaces the top-level registry; a target's own still wins.
     local, hub = spec.to_jobs(registry="cli-registry", shard_size=16)
     assert local.store.registry == str(Path.cwd() / "cli-registry")

@@ -260,7 +260,8 @@ class RankSpec(RankOptions):
             store = StoreSpec(values.pop("registry", None), token=token)
             catalog_file = values.pop("catalog", None)
             esms = values.pop("esms", None)
-            size = shard_size or values.pop("shard_size", None) or DEFAULT_SHARD_SIZE
+            size = values.pop("shard_size", None)
+            size = shard_size or size or DEFAULT_SHARD_SIZE
             try:
                 groups = route_options(**values)
             except (UsageError, TypeError) as exc:
