@@ -91,6 +91,15 @@ def test_train_and_rank_offer_the_same_poolings() -> None:
     assert set(POOLINGS) | {"auto"} == set(EMBEDDING_FLAGS["pooling"].choices or ())
 
 
+def test_the_embedding_batch_size_and_the_fits_batch_size_stay_apart() -> None:
+    args = build_parser().parse_args(
+        ["train", "--base-model", "m", "--fine-tune", "--task", "t", "-o", "o",
+         "--embedding-batch-size", "16", "--method", "adamw", "--batch-size", "4"]
+    )  # fmt: skip
+    assert options_from_args(EmbeddingOptions, EMBEDDING_FLAGS, args).batch_size == 16
+    assert args.batch_size == 4
+
+
 def test_train_embeds_64_texts_per_batch_unless_told() -> None:
     args = build_parser().parse_args(
         ["train", "--base-model", "m", "--fine-tune", "--task", "t", "-o", "o"]

@@ -17,6 +17,7 @@ from .._secrets import redact
 from .._version import __version__
 from ..errors import EsmRegistryError, UsageError
 from ._common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, Parser
+from .batch import add_batch_commands
 from .card import add_card_commands, add_schema_command
 from .catalog import add_catalog_commands
 from .publish import add_publish_commands
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_catalog_commands(commands)
     add_rank_command(commands)
     add_train_command(commands)
+    add_batch_commands(commands)
     return parser
 
 
