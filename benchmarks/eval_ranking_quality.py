@@ -643,7 +643,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
                 capsize=3,
             )
             axis.annotate(
-                task.split("/")[-1],
+                task,
                 (row["esm_score"], row["gain"] * 100),
                 fontsize=7,
                 xytext=(3, 3),
