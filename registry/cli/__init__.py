@@ -13,9 +13,10 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from .._install import extra_of_module, missing_extra_error
 from .._secrets import redact
 from .._version import __version__
-from ..errors import EsmRegistryError, UsageError
+from ..errors import EsmRegistryError, MissingExtraError, UsageError
 from ._common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, Parser
 from .card import add_card_commands, add_schema_command
 from .catalog import add_catalog_commands
@@ -91,8 +92,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except UsageError as exc:
+    except (UsageError, MissingExtraError) as exc:
         _error(str(exc), secrets)
+        return EXIT_USAGE
+    except ModuleNotFoundError as exc:
+        extra = extra_of_module(exc.name or "")
+        if extra is None:
+            return _internal_error(exc, args.verbose, secrets)
+        # An optional extra that a command reached without checking for it first.
+        _error(str(missing_extra_error(extra, _command(args), exc.name or "")), secrets)
         return EXIT_USAGE
     except EsmRegistryError as exc:
         _error(str(exc), secrets)
@@ -107,12 +115,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"{exc.strerror or exc}{where}", secrets)
         return EXIT_INVALID
     except Exception as exc:  # a bug: one line, the traceback only in the (redacted) log
-        logger.debug("internal error", exc_info=exc)
-        _error(
-            f"internal error: {type(exc).__name__}: {exc}. Please report it; -v shows "
-            "the traceback",
-            secrets,
-        )
-        if args.verbose:
-            logger.error("traceback of the internal error", exc_info=exc)
-        return EXIT_INTERNAL
+        return _internal_error(exc, args.verbose, secrets)
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command as typed, e.g. ``'card validate'``, for messages."""
+    words = [args.command]
+    words += [getattr(args, name, None) for name in ("card_command", "catalog_command")]
+    return "'" + " ".join(word for word in words if isinstance(word, str)) + "'"
+
+
+def _internal_error(exc: Exception, verbose: int, secrets: Sequence[str]) -> int:
+    """A bug: one line, the traceback only in the (redacted) log."""
+    logger.debug("internal error", exc_info=exc)
+    _error(
+        f"internal error: {type(exc).__name__}: {exc}. Please report it; -v shows the traceback",
+        secrets,
+    )
+    if verbose:
+        logger.error("traceback of the internal error", exc_info=exc)
+    return EXIT_INTERNAL

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._install import require_extra
 from ._common import EXIT_OK, Parser, non_negative_int, positive_int
 
 __all__ = ["add_quickstart_command"]
 
 
 def _cmd_quickstart(args: argparse.Namespace) -> int:
+    require_extra("rank", "'quickstart'")
     from ..quickstart import QuickstartSettings, run_quickstart  # noqa: PLC0415 - heavy
 
     settings = QuickstartSettings(

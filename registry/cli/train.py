@@ -21,6 +21,7 @@ import math
 import sys
 from typing import Any
 
+from .._install import require_extra
 from ..embedding.options import EmbeddingOptions
 from ..errors import UsageError
 from ..metadata import Hyperparameters
@@ -65,6 +66,7 @@ def _columns(values: list[str] | None) -> list[str] | None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    require_extra("rank", "'train'")
     # Imported here: torch and transformers take seconds to import.
     from ..train import (  # noqa: PLC0415
         EsmTrainingConfig,
