@@ -61,7 +61,61 @@ class _RedactingFormatter(logging.Formatter):
         return redact(super().format(record), self.secrets)
 
 
+#: Libraries that give their root logger a console handler of their own. huggingface_hub
+#: and datasets still propagate to the root, so each of their warnings printed twice (once
+#: unredacted); transformers propagates only when ``CI`` is set.
+_SELF_PRINTING = ("huggingface_hub", "datasets", "transformers")
+
+
+def _is_console(handler: logging.Handler) -> bool:
+    """A library's own ``StreamHandler`` (file handlers and ours are left alone)."""
+    return type(handler) is logging.StreamHandler and not isinstance(
+        handler.formatter, _RedactingFormatter
+    )
+
+
+class _AdoptedLogger(logging.Logger):
+    """A library root logger whose records are printed by the root handler only.
+
+    The library may configure it whenever it is imported (transformers does so lazily):
+    its console handler is not attached and propagation stays on, so every record goes
+    through the one redacting handler, once. Its level is the library's to set.
+    """
+
+    @property
+    def propagate(self) -> bool:
+        return True
+
+    @propagate.setter
+    def propagate(self, value: bool) -> None:
+        pass  # the library's wish to stop propagating would hide its records
+
+    def addHandler(self, hdlr: logging.Handler) -> None:
+        if not _is_console(hdlr):
+            super().addHandler(hdlr)
+
+
+def _adopt_library_loggers() -> None:
+    """Route the self-printing libraries' records through the root handler (see above)."""
+    manager = logging.Logger.manager
+    for name in _SELF_PRINTING:
+        existing = manager.loggerDict.get(name)
+        if isinstance(existing, logging.Logger):
+            existing.__class__ = _AdoptedLogger
+            for handler in list(existing.handlers):
+                if _is_console(handler):
+                    existing.removeHandler(handler)
+            continue
+        previous = manager.loggerClass
+        manager.setLoggerClass(_AdoptedLogger)
+        try:
+            logging.getLogger(name)  # created now, so the library finds it adopted
+        finally:
+            manager.loggerClass = previous
+
+
 def _configure_logging(verbose: int, secrets: Sequence[str]) -> None:
+    """One redacting handler on stderr prints every record and warning, each once."""
     handler = logging.StreamHandler()
     handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s", secrets))
     root = logging.getLogger()
@@ -70,7 +124,8 @@ def _configure_logging(verbose: int, secrets: Sequence[str]) -> None:
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.WARNING - 10 * min(verbose, 2))
-    logging.captureWarnings(True)  # warnings go through the same redacting handler, once
+    _adopt_library_loggers()
+    logging.captureWarnings(True)  # warnings go through the same redacting handler
 
 
 def _error(message: str, secrets: Sequence[str]) -> None:
