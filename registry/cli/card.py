@@ -11,7 +11,7 @@ from typing import TextIO
 
 from .._io import atomic_write
 from ..card import CardReport, Problem, find_cards, parse_card, render_card
-from ..card.parse import MAX_CARD_BYTES, read_card
+from ..card.parse import MAX_CARD_BYTES, decode_card, read_card
 from ..card.validate import validate_cards, validate_text
 from ..errors import UsageError
 from ..metadata import load_metadata
@@ -168,14 +168,19 @@ def _cmd_card_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_card_parse(args: argparse.Namespace) -> int:
-    path = Path(args.card)
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
-    text, problems = read_card(path)
+    if args.card == "-":  # as `card validate -` does
+        name = "<stdin>"
+        text, problems = decode_card(sys.stdin.buffer.read(MAX_CARD_BYTES + 1))
+    else:
+        path = Path(args.card)
+        if not path.is_file():
+            raise UsageError(f"no such file: {_one_line(args.card)}")
+        name = str(path)
+        text, problems = read_card(path)
     card = parse_card(text) if text is not None else None
     problems = card.problems if card is not None else problems
     for p in problems:
-        where = f"{path}:{p.line}" if p.line else str(path)
+        where = f"{name}:{p.line}" if p.line else name
         sys.stderr.write(f"{where}: {p.severity}: {p.message} ({p.code})\n")
     if card is None or card.metadata is None:
         return EXIT_INVALID
@@ -257,7 +262,7 @@ def add_card_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     render.set_defaults(func=_cmd_card_render)
 
     parse = card_commands.add_parser("parse", help="print a card's metadata as JSON")
-    parse.add_argument("card", metavar="CARD")
+    parse.add_argument("card", metavar="CARD", help="the card file; '-' reads it from stdin")
     parse.set_defaults(func=_cmd_card_parse)
 
 
