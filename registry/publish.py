@@ -77,6 +77,7 @@ __all__ = [
     "PublishSummary",
     "Status",
     "build_files",
+    "check_namespace",
     "default_repo_id",
     "publish_esm",
     "publish_many",
@@ -196,6 +197,24 @@ def _slug(text: str) -> str:
     text = re.sub(r"-{2,}", "-", text)
     text = re.sub(r"\.{2,}", ".", text)
     return text.strip("-.")
+
+
+def check_namespace(namespace: str) -> str:
+    """Return ``namespace`` if repos can be created under it on the Hub.
+
+    Raises:
+        UsageError: it is empty, holds a ``/`` or characters the Hub does not allow.
+    """
+    if not isinstance(namespace, str) or not namespace or "/" in namespace:
+        raise UsageError(f"{namespace!r} is not a valid namespace: use one user or org name")
+    try:
+        check_repo_id(f"{namespace}/x")
+    except UsageError:
+        raise UsageError(
+            f"{namespace[:120]!r} is not a valid namespace: use letters, digits, '-', '_' "
+            "and '.', at most 96 characters"
+        ) from None
+    return namespace
 
 
 def default_repo_id(metadata: EsmMetadata, namespace: str) -> str:
@@ -527,7 +546,7 @@ def publish_many(
     items = list(sources)
     if not items:
         return PublishSummary()
-    namespace = namespace or store.default_namespace()
+    namespace = check_namespace(namespace or store.default_namespace())
     plan: list[tuple[Source, str | None, PublishResult | None]] = []
     claimed: dict[str, str] = {}
     for source in items:
