@@ -165,3 +165,16 @@ def test_library_bars_only_hide_and_restore() -> None:
     with library_bars(True):  # never turns on bars that were off
         assert not transformers_logging.is_progress_bar_enabled()
     transformers_logging.enable_progress_bar()
+
+
+def test_a_target_that_cannot_be_ranked_exits_1_with_a_clear_error(
+    setup: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one_class = tmp_path / "one-class.csv"
+    one_class.write_text("sentence,label\ngood film,pos\nbad film,pos\nfun plot,pos\n")
+    args = _args(setup)
+    args[args.index(str(setup["target"]))] = str(one_class)
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "same label (pos)" in captured.err and "Traceback" not in captured.err
