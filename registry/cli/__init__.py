@@ -23,6 +23,7 @@ from .catalog import add_catalog_commands
 from .publish import add_publish_commands
 from .quickstart import add_quickstart_command
 from .rank import add_rank_command
+from .repo import add_repo_commands
 from .train import add_train_command
 
 __all__ = ["build_parser", "main"]
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_card_commands(commands)
     add_schema_command(commands)
     add_publish_commands(commands)
+    add_repo_commands(commands)
     add_catalog_commands(commands)
     add_rank_command(commands)
     add_train_command(commands)
