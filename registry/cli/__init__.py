@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .._install import extra_of_module, missing_extra_error
 from .._secrets import redact
@@ -116,9 +117,22 @@ def _adopt_library_loggers() -> None:
             manager.loggerClass = previous
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stderr`` as it is when a record comes, not as it was at set-up, so
+    that a caller who redirects stderr (or closes the stream it had) never loses a line."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
+
+
 def _configure_logging(verbose: int, secrets: Sequence[str]) -> None:
     """One redacting handler on stderr prints every record and warning, each once."""
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s", secrets))
     root = logging.getLogger()
     for old in list(root.handlers):  # main() may run more than once in one process
