@@ -13,6 +13,7 @@ The tree, so that callers can catch exactly what they can handle::
     ├── NotInCatalogError (LookupError)  no catalog entry for the repo id asked for
     ├── NoEsmsFoundError (LookupError)   no ESM to rank with for this base model and filters
     ├── ModelLoadError (OSError)         the base language model or its tokenizer cannot be loaded
+    ├── MissingExtraError (ImportError)  an optional extra (torch, pandas, ...) is not installed
     ├── DatasetError (ValueError)        a dataset — target or intermediate — that cannot be used
     ├── TrainingError (RuntimeError)     fine-tuning or fitting an ESM failed (e.g. diverged)
     └── StoreError (OSError)             a registry store (Hub or local folder) failed
@@ -43,6 +44,7 @@ __all__ = [
     "EsmArtifactError",
     "EsmRegistryError",
     "MetadataError",
+    "MissingExtraError",
     "ModelLoadError",
     "NoEsmsFoundError",
     "NotInCatalogError",
@@ -166,6 +168,20 @@ class NoEsmsFoundError(EsmRegistryError, LookupError):
 class ModelLoadError(EsmRegistryError, OSError):
     """The base language model or its tokenizer cannot be loaded: not on the Hub, not in
     the local cache while offline, or not a model the ranker can embed with."""
+
+
+class MissingExtraError(EsmRegistryError, ImportError):
+    """What was asked for needs an optional extra that is not installed; the message is
+    one line with the ``pip install`` command that adds it.
+
+    Attributes:
+        extra: The extra to install (``rank``, ``catalog``).
+        name: The module that is missing (as :class:`ImportError` names it).
+    """
+
+    def __init__(self, message: str, *, extra: str, name: str) -> None:
+        super().__init__(message, name=name)
+        self.extra = extra
 
 
 class PublishInterrupted(KeyboardInterrupt):

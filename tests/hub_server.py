@@ -20,7 +20,11 @@ Design choices where the real Hub could not be checked offline:
   endpoint (reads included), as the Hub does; a request without a token is anonymous.
 * Private repos are hidden (404 ``RepoNotFound``) from everybody but their owner, i.e. the user
   whose name is the repo namespace. Organisations are not modelled.
-* Pull requests (``create_pr``) are not supported: such requests get a 400.
+* Pull requests (``create_pr=1`` on preupload and commit) are opened by anyone who can see
+  the repo: the commit goes to a new branch ``refs/pr/<n>`` made from ``parentCommit`` (else
+  the branch's head), ``main`` is left alone, and the answer carries ``pullRequestUrl``
+  (``<repo url>/discussions/<n>``), as on the Hub. Merging is not modelled;
+  :meth:`FakeHub.pull_requests` lists what was opened.
 * A renamed repo (:meth:`FakeHub.add_redirect`) answers API requests for its old id with a
   307 to the same request for its new id, as the Hub does for renamed repos and legacy ids
   without a namespace; the client follows it, so ``model_info(old).id`` is the new id.
@@ -136,6 +140,7 @@ class _Repo:
     gated: bool | str = False  # False, "auto" or "manual", as the Hub reports it
     branches: dict[str, str] = field(default_factory=dict)
     commits: dict[str, HubCommit] = field(default_factory=dict)
+    pull_requests: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def owner(self) -> str:
@@ -633,6 +638,13 @@ class FakeHub:
             repo = self._repos[(repo_type, repo_id)]
             return list(self._history(repo, repo.branches[branch]))
 
+    def pull_requests(self, repo_id: str, *, repo_type: str = "model") -> list[dict[str, Any]]:
+        """Pull requests opened on the repo, oldest first: ``num``, ``title``, ``author``,
+        ``ref`` (the branch ``refs/pr/<n>``, readable with :meth:`file`) and ``url``."""
+        with self._lock:
+            repo = self._repos[(repo_type, repo_id)]
+            return [dict(pr) for pr in repo.pull_requests]
+
     def file(
         self, repo_id: str, path: str, revision: str = "main", *, repo_type: str = "model"
     ) -> bytes:
@@ -776,11 +788,9 @@ class FakeHub:
                 return self._commit_list(call, ref, revision)
             case ["preupload", revision]:
                 call.allow("POST")
-                call.reject_pull_requests()
                 return self._preupload(call, ref, revision)
             case ["commit", revision]:
                 call.allow("POST")
-                call.reject_pull_requests()
                 return self._commit_post(call, ref, revision)
         raise _not_implemented(call.method, f"{ref.api_path}/" + "/".join(rest))
 
@@ -930,7 +940,10 @@ class FakeHub:
                 400, "Body must be {'files': [{'path': str, 'sample': str, 'size': int}]}"
             )
         with self._lock:
-            repo = self._writable_repo(ref, call.user)
+            if _truthy(call.first("create_pr")):  # proposing needs read access only
+                repo = self._visible_repo(ref, _require_user(call.user))
+            else:
+                repo = self._writable_repo(ref, call.user)
             current = _resolve_revision(repo, revision).files
         answer = []
         for entry in files:
@@ -951,32 +964,51 @@ class FakeHub:
             raise _HubError(400, "The first ndjson line must be the commit header")
         header = lines[0].get("value") or {}
         writer = _require_user(call.user)
+        create_pr = _truthy(call.first("create_pr"))
         with self._lock:
-            repo = self._writable_repo(ref, writer)
+            repo = (
+                self._visible_repo(ref, writer) if create_pr else self._writable_repo(ref, writer)
+            )
             if revision not in repo.branches:
                 if revision in repo.commits:
                     raise _HubError(400, f"Commits must target a branch, not a sha ({revision})")
                 raise _HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
             head = repo.head(revision)
             parent = header.get("parentCommit")
-            if parent is not None and parent != head.oid:
+            branch = revision
+            if create_pr:
+                # The pull request starts from parentCommit: a moved head is no conflict.
+                if parent is not None:
+                    if parent not in repo.commits:
+                        raise _HubError(400, f"Unknown parentCommit: {parent}")
+                    head = repo.commits[parent]
+                number = len(repo.pull_requests) + 1
+                branch = f"refs/pr/{number}"
+                repo.branches[branch] = head.oid
+            elif parent is not None and parent != head.oid:
                 raise _HubError(412, "A commit has happened since. Please refresh and try again.")
+            title = str(header.get("summary") or "")
             commit = self._commit(
                 repo,
-                revision,
+                branch,
                 _apply_operations(dict(head.files), lines[1:]),
-                title=str(header.get("summary") or ""),
+                title=title,
                 message=str(header.get("description") or ""),
                 author=writer,
             )
-        return _Response.json(
-            {
+            answer: dict[str, Any] = {
                 "success": True,
                 "commitOid": commit.oid,
                 "commitUrl": f"{self._url_of(ref)}/commit/{commit.oid}",
                 "hookOutput": "",
             }
-        )
+            if create_pr:
+                url = f"{self._url_of(ref)}/discussions/{number}"
+                repo.pull_requests.append(
+                    {"num": number, "title": title, "author": writer, "ref": branch, "url": url}
+                )
+                answer["pullRequestUrl"] = url
+        return _Response.json(answer)
 
     def _card_data(self, commit: HubCommit) -> dict[str, Any] | None:
         """README front matter of a commit, cached by blob id (listings parse many cards)."""
@@ -1279,10 +1311,6 @@ class _Call:
             raise _HubError(
                 405, f"Method {self.method} not allowed here", headers={"Allow": ", ".join(methods)}
             )
-
-    def reject_pull_requests(self) -> None:
-        if _truthy(self.first("create_pr")):
-            raise _HubError(400, "FakeHub does not support pull requests (create_pr)")
 
     def next_link(self, base_url: str, cursor_key: Any) -> str:
         """``Link`` header for the next page: absolute, with every parameter plus the cursor."""

@@ -305,3 +305,18 @@ def test_sync_never_clobbers_a_file_that_is_not_a_catalog(
     )
     assert code == 0
     assert [p.read_text() for p in tmp_path.glob("notes.txt.foreign-*")] == ["my notes\n" * 50]
+
+
+def test_search_table_shows_whole_repo_ids_to_paste(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = LocalStore(tmp_path / "registry")
+    long_id = "a-rather-long-organisation/ESM_all-MiniLM-L6-v2_some-namespace__some-long-task"
+    store.commit(long_id, esm_files(1, base_model="sentence-transformers/all-MiniLM-L6-v2"), "x")
+    catalog = ["--catalog", str(tmp_path / "c.sqlite")]
+    assert run(["catalog", "sync", "--registry", str(store.root), *catalog], capsys)[0] == 0
+    code, out, _ = run(["catalog", "search", *catalog], capsys)
+    assert code == 0
+    assert len(long_id) > 60
+    assert long_id in out.split()
+    assert "sentence-transformers/all-MiniLM-L6-v2" in out.split()

@@ -57,6 +57,7 @@ def test_rank_flags_set_every_field() -> None:
         "--num-examples", "7", "--seed", "3", "--subset", "s", "--split", "dev",
         "--batch-size", "4", "--max-length", "16", "--pooling", "cls", "--device", "cpu",
         "--model-path", "m", "--no-cache", "--jobs", "2", "--chunk-size", "5",
+        "--no-rank-correction",
         "--architecture", "linear", "--language", "en", "--min-examples", "9",
     )  # fmt: skip
     assert options_from_args(TargetOptions, TARGET_FLAGS, args) == TargetOptions(
@@ -72,7 +73,7 @@ def test_rank_flags_set_every_field() -> None:
         batch_size=4, max_length=16, pooling="cls", device="cpu", model_path="m", cache=False
     )
     assert options_from_args(ScoringOptions, SCORING_FLAGS, args) == ScoringOptions(
-        jobs=2, chunk_size=5
+        jobs=2, chunk_size=5, rank_correction=False
     )
     assert filters_from_args(args).describe() == (
         "base_model=org/model, architecture=linear, language=en, min_examples=9"

@@ -43,6 +43,13 @@ def test_quickstart_trains_publishes_indexes_and_ranks_then_reuses(
     }
     scores = [entry.score for entry in ranking]
     assert scores == sorted(scores, reverse=True)
+    # With a workspace, everything is in it, and the next commands say where.
+    assert first.registry == tmp_path / "registry" and first.catalog == tmp_path / "catalog.sqlite"
+    assert not first.default_registry and not first.default_catalog
+    search, rank_test, rank_file, download, history = first.next_commands()
+    assert search.startswith("esm-registry catalog search --base-model") and "--catalog" in search
+    assert "--catalog" in rank_test and "--catalog" in rank_file
+    assert f"--registry {tmp_path / 'registry'}" in download and "--registry" in history
 
     # The second run reuses everything: nothing trained, nothing committed, same ranking.
     second = run_quickstart(workspace=tmp_path, settings=SMALL, progress=False)
@@ -59,6 +66,36 @@ def test_quickstart_trains_publishes_indexes_and_ranks_then_reuses(
     assert "reused:" in out and "trained:" not in out
     assert "4 unchanged" in out
     assert out.index(ranking[0].repo_id) < out.index(ranking[3].repo_id)
+    assert out.rstrip().endswith(first.next_commands()[-1])
+
+
+def test_the_default_catalog_is_left_alone_when_it_mirrors_another_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from esm_factory import make_esm
+
+    from registry import paths
+    from registry.catalog import Catalog
+    from registry.publish import publish_many
+    from registry.quickstart import _catalog_to_use
+    from registry.stores.local import LocalStore
+
+    monkeypatch.setenv("ESM_REGISTRY_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ESM_REGISTRY_CATALOG", raising=False)
+    local = paths.default_local_registry()
+    workspace = tmp_path / "home" / "quickstart"
+    # A new home: the default catalog is the quickstart's.
+    assert _catalog_to_use(local, workspace) == paths.default_catalog_path()
+    other = LocalStore(tmp_path / "elsewhere")
+    publish_many([make_esm(0)], other, namespace="alice", progress=False)
+    with Catalog(paths.default_catalog_path()) as catalog:
+        catalog.sync(other, progress=False)
+    assert _catalog_to_use(local, workspace) == workspace / "catalog.sqlite"
+    # A catalog that mirrors the local registry is the quickstart's to sync.
+    publish_many([make_esm(1)], LocalStore(local), namespace="bob", progress=False)
+    with Catalog(paths.default_catalog_path()) as catalog:
+        catalog.sync(LocalStore(local), progress=False)
+    assert _catalog_to_use(local, workspace) == paths.default_catalog_path()
 
 
 def test_quickstart_without_the_packaged_model_says_how_to_install(

@@ -191,6 +191,7 @@ class RankOptions(_Spec):
     # ScoringOptions
     jobs: _Count | None = None
     chunk_size: _Count | None = None
+    rank_correction: bool | None = None
     # SearchFilters (the base model is base_model)
     architecture: _Text | None = None
     embedding_dim: _Count | None = None

@@ -12,10 +12,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
+from .._install import extra_of_module, missing_extra_error
 from .._secrets import redact
 from .._version import __version__
-from ..errors import EsmRegistryError, UsageError
+from ..errors import EsmRegistryError, MissingExtraError, UsageError
 from ._common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, Parser
 from .batch import add_batch_commands
 from .card import add_card_commands, add_schema_command
@@ -23,6 +25,7 @@ from .catalog import add_catalog_commands
 from .publish import add_publish_commands
 from .quickstart import add_quickstart_command
 from .rank import add_rank_command
+from .repo import add_repo_commands
 from .train import add_train_command
 
 __all__ = ["build_parser", "main"]
@@ -44,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_card_commands(commands)
     add_schema_command(commands)
     add_publish_commands(commands)
+    add_repo_commands(commands)
     add_catalog_commands(commands)
     add_rank_command(commands)
     add_train_command(commands)
@@ -62,8 +66,75 @@ class _RedactingFormatter(logging.Formatter):
         return redact(super().format(record), self.secrets)
 
 
+#: Libraries that give their root logger a console handler of their own. huggingface_hub
+#: and datasets still propagate to the root, so each of their warnings printed twice (once
+#: unredacted); transformers propagates only when ``CI`` is set.
+_SELF_PRINTING = ("huggingface_hub", "datasets", "transformers")
+
+
+def _is_console(handler: logging.Handler) -> bool:
+    """A library's own ``StreamHandler`` (file handlers and ours are left alone)."""
+    return type(handler) is logging.StreamHandler and not isinstance(
+        handler.formatter, _RedactingFormatter
+    )
+
+
+class _AdoptedLogger(logging.Logger):
+    """A library root logger whose records are printed by the root handler only.
+
+    The library may configure it whenever it is imported (transformers does so lazily):
+    its console handler is not attached and propagation stays on, so every record goes
+    through the one redacting handler, once. Its level is the library's to set.
+    """
+
+    @property
+    def propagate(self) -> bool:
+        return True
+
+    @propagate.setter
+    def propagate(self, value: bool) -> None:
+        pass  # the library's wish to stop propagating would hide its records
+
+    def addHandler(self, hdlr: logging.Handler) -> None:
+        if not _is_console(hdlr):
+            super().addHandler(hdlr)
+
+
+def _adopt_library_loggers() -> None:
+    """Route the self-printing libraries' records through the root handler (see above)."""
+    manager = logging.Logger.manager
+    for name in _SELF_PRINTING:
+        existing = manager.loggerDict.get(name)
+        if isinstance(existing, logging.Logger):
+            existing.__class__ = _AdoptedLogger
+            for handler in list(existing.handlers):
+                if _is_console(handler):
+                    existing.removeHandler(handler)
+            continue
+        previous = manager.loggerClass
+        manager.setLoggerClass(_AdoptedLogger)
+        try:
+            logging.getLogger(name)  # created now, so the library finds it adopted
+        finally:
+            manager.loggerClass = previous
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stderr`` as it is when a record comes, not as it was at set-up, so
+    that a caller who redirects stderr (or closes the stream it had) never loses a line."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
+
+
 def _configure_logging(verbose: int, secrets: Sequence[str]) -> None:
-    handler = logging.StreamHandler()
+    """One redacting handler on stderr prints every record and warning, each once."""
+    handler = _StderrHandler()
     handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s", secrets))
     root = logging.getLogger()
     for old in list(root.handlers):  # main() may run more than once in one process
@@ -71,7 +142,8 @@ def _configure_logging(verbose: int, secrets: Sequence[str]) -> None:
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.WARNING - 10 * min(verbose, 2))
-    logging.captureWarnings(True)  # warnings go through the same redacting handler, once
+    _adopt_library_loggers()
+    logging.captureWarnings(True)  # warnings go through the same redacting handler
 
 
 def _error(message: str, secrets: Sequence[str]) -> None:
@@ -93,8 +165,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except UsageError as exc:
+    except (UsageError, MissingExtraError) as exc:
         _error(str(exc), secrets)
+        return EXIT_USAGE
+    except ModuleNotFoundError as exc:
+        extra = extra_of_module(exc.name or "")
+        if extra is None:
+            return _internal_error(exc, args.verbose, secrets)
+        # An optional extra that a command reached without checking for it first.
+        _error(str(missing_extra_error(extra, _command(args), exc.name or "")), secrets)
         return EXIT_USAGE
     except EsmRegistryError as exc:
         _error(str(exc), secrets)
@@ -109,12 +188,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"{exc.strerror or exc}{where}", secrets)
         return EXIT_INVALID
     except Exception as exc:  # a bug: one line, the traceback only in the (redacted) log
-        logger.debug("internal error", exc_info=exc)
-        _error(
-            f"internal error: {type(exc).__name__}: {exc}. Please report it; -v shows "
-            "the traceback",
-            secrets,
-        )
-        if args.verbose:
-            logger.error("traceback of the internal error", exc_info=exc)
-        return EXIT_INTERNAL
+        return _internal_error(exc, args.verbose, secrets)
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command as typed, e.g. ``'card validate'``, for messages."""
+    words = [args.command]
+    words += [getattr(args, name, None) for name in ("card_command", "catalog_command")]
+    return "'" + " ".join(word for word in words if isinstance(word, str)) + "'"
+
+
+def _internal_error(exc: Exception, verbose: int, secrets: Sequence[str]) -> int:
+    """A bug: one line, the traceback only in the (redacted) log."""
+    logger.debug("internal error", exc_info=exc)
+    _error(
+        f"internal error: {type(exc).__name__}: {exc}. Please report it; -v shows the traceback",
+        secrets,
+    )
+    if verbose:
+        logger.error("traceback of the internal error", exc_info=exc)
+    return EXIT_INTERNAL

@@ -207,6 +207,12 @@ SCORING_FLAGS: Mapping[str, Flag] = {
     "chunk_size": Flag(
         ("--chunk-size",), "linear ESMs scored per batched call", type=positive_int, metavar="N"
     ),
+    "rank_correction": Flag(
+        ("--no-rank-correction",),
+        "with no more target examples than dimensions, report hfselect's LogME value "
+        "instead of the corrected evidence",
+        "off",
+    ),
 }
 
 

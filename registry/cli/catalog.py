@@ -77,17 +77,24 @@ def _open(args: argparse.Namespace, *, create: bool = False) -> Catalog:
     return catalog
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, *, shorten: bool = True) -> str:
     if value is None:
         return "-"
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "-"
     text = " ".join(str(value).split())
-    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+    return text if not shorten or len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+
+
+#: Columns of ids, which people copy into the next command: never shortened.
+_ID_COLUMNS = frozenset({"REPO ID", "BASE MODEL"})
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
-    cells = [list(header)] + [[_cell(value) for value in row] for row in rows]
+    shorten = [name not in _ID_COLUMNS for name in header]
+    cells = [list(header)] + [
+        [_cell(value, shorten=cut) for value, cut in zip(row, shorten, strict=True)] for row in rows
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for row in cells:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")

@@ -58,6 +58,8 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     for raw in args.paths:
         if not Path(raw).is_dir():
             raise UsageError(f"no such ESM folder: {raw}")
+    if args.create_pr and args.private:
+        raise UsageError("--private sets the visibility of new repos; --create-pr needs one")
     store = open_store(args.registry, token=args.token)
     private = True if args.private else None
     if args.repo_id is not None:
@@ -69,6 +71,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
                 private=private,
                 dry_run=args.dry_run,
                 template=args.template,
+                create_pr=args.create_pr,
             )
         except UsageError:
             raise
@@ -86,6 +89,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
                 dry_run=args.dry_run,
                 template=args.template,
                 progress=progress_from_args(args),
+                create_pr=args.create_pr,
             )
         except PublishInterrupted as stop:
             return _interrupted(stop, args.dry_run)
@@ -119,6 +123,7 @@ def _cmd_refresh_cards(args: argparse.Namespace) -> int:
             template=args.template,
             jobs=args.jobs,
             progress=progress_from_args(args),
+            create_pr=args.create_pr,
         )
     except PublishInterrupted as stop:
         return _interrupted(stop, args.dry_run)
@@ -139,6 +144,12 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
         "--template",
         metavar="FILE",
         help="a Jinja2 card template to use instead of the bundled one",
+    )
+    parser.add_argument(
+        "--create-pr",
+        action="store_true",
+        help="open a pull request per changed repo instead of committing (Hub registries; "
+        "for repos you may read but not write)",
     )
     add_progress_option(parser)
 

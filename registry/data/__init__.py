@@ -260,8 +260,10 @@ def load_task(name: str, split: str = "train") -> datasets.Dataset:
     try:
         import datasets  # noqa: PLC0415 - optional heavy dependency
     except ImportError as exc:  # pragma: no cover - depends on the environment
+        from .._install import install_command  # noqa: PLC0415
+
         raise ImportError(
-            "load_task needs the 'datasets' package (pip install 'esm-registry[rank]'); "
+            f"load_task needs the 'datasets' package ({install_command('rank')}); "
             "load_records returns the same examples as plain dicts"
         ) from exc
     info = task_info(name)

@@ -148,7 +148,9 @@ class _Scorer:
         base_ids: set[str],
         chunk_size: int,
         bar: Any,
+        rank_correction: bool = True,
     ) -> None:
+        self.rank_correction = rank_correction
         self.stats = stats
         self.features = features
         self.target = target
@@ -211,7 +213,12 @@ class _Scorer:
         assert item.esm is not None
         try:
             features = np.asarray(item.esm.apply(self.features), dtype=np.float64)
-            result = logme(features, self.target.labels, regression=self.target.regression)
+            result = logme(
+                features,
+                self.target.labels,
+                regression=self.target.regression,
+                rank_correction=self.rank_correction,
+            )
         except (ValueError, ArithmeticError, np.linalg.LinAlgError, EsmRegistryError) as exc:
             self.skip(item.source, f"scoring failed: {exc}")
             return
@@ -221,7 +228,9 @@ class _Scorer:
         """Score everything; a chunk that fails is re-scored one ESM at a time."""
         source = self._linear_pairs(fetched)
         while True:
-            stream = score_linear_stream(self.stats, source, chunk_size=self.chunk_size)
+            stream = score_linear_stream(
+                self.stats, source, chunk_size=self.chunk_size, rank_correction=self.rank_correction
+            )
             try:
                 for result in stream:
                     self.add(self._in_flight.popleft(), result)
@@ -234,7 +243,9 @@ class _Scorer:
     def _score_single(self, item: FetchedEsm) -> None:
         assert item.esm is not None
         try:
-            result = score_linear(self.stats, item.esm.weight, item.esm.bias)
+            result = score_linear(
+                self.stats, item.esm.weight, item.esm.bias, rank_correction=self.rank_correction
+            )
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             self.skip(item.source, f"scoring failed: {exc}")
             return
@@ -463,6 +474,7 @@ def score_shard(
             base_ids=set(base_model_ids(work.info.base_model)),
             chunk_size=scoring.chunk_size,
             bar=bar,
+            rank_correction=scoring.rank_correction,
         )
         scorer.run(fetched)
     return ShardScores(tuple(scorer.entries), tuple(scorer.skipped), scorer.filtered)
@@ -536,7 +548,8 @@ def rank(
             (``text_column``, ``label_column``, ``num_examples``, ``seed``, …),
             :class:`~registry.embedding.EmbeddingOptions` (``batch_size``, ``max_length``,
             ``pooling``, ``device``, ``model_path``, ``cache``),
-            :class:`~registry.ranker.options.ScoringOptions` (``jobs``, ``chunk_size``) or
+            :class:`~registry.ranker.options.ScoringOptions` (``jobs``, ``chunk_size``,
+            ``rank_correction``) or
             :class:`~registry.filters.SearchFilters`, set on top of ``options``.
 
     Returns:

@@ -86,10 +86,13 @@ class ScoringOptions:
     Attributes:
         jobs: ESMs downloaded at the same time.
         chunk_size: Linear ESMs scored per batched LogME call.
+        rank_correction: With N <= D, report the evidence with the full D-dimensional prior
+            (the default); ``False`` reports hfselect's value (see :mod:`.scoring`).
     """
 
     jobs: int = 8
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    rank_correction: bool = True
 
     def __post_init__(self) -> None:
         for name in ("jobs", "chunk_size"):

@@ -9,7 +9,10 @@ has the content to commit, that is all: no commit is made. Otherwise only the fi
 differ are sent with ``create_commit(parent_commit=<the head read>)``: ``validate-yaml``
 (when the card changes), ``preupload`` and the commit POST. A repo that does not exist
 yet is created first. So publishing one ESM costs 1 request when it is unchanged, 4 when
-it changed and 5 when its repo is new.
+it changed and 5 when its repo is new. ``commit(..., create_pr=True)`` costs the same 1 or 4
+and opens a pull request instead of writing to ``main`` (the repo must exist).
+:meth:`HubStore.history` is ``list_repo_commits``; :meth:`HubStore.download` is
+``snapshot_download`` (the revision, its file tree, then a ``HEAD`` and a ``GET`` per file).
 
 ``huggingface_hub`` retries preupload, LFS transfers and listings itself, but sends
 ``create_repo``, ``validate-yaml``, ``model_info`` and the commit POST of ``create_commit``
@@ -78,6 +81,7 @@ from ..errors import (
 from .base import (
     ESM_TAG,
     CommitResult,
+    RepoCommit,
     RepoFile,
     RepoInfo,
     RepoType,
@@ -456,6 +460,64 @@ class HubStore:
             lambda: self._api.repo_exists(repo_id, repo_type=repo_type),
         )
 
+    def history(self, repo_id: str, *, repo_type: RepoType = "model") -> list[RepoCommit]:
+        """The main branch's commits, newest first (``list_repo_commits``: one request per
+        page of 50 commits, retried under the policy).
+
+        The Hub does not say which commit is a commit's parent, so ``parent`` is ``None``.
+        """
+        check_repo_id(repo_id)
+        check_repo_type(repo_type)
+        label = f"{_kind(repo_type)}{repo_id}"
+        commits = self._call(
+            "read the history of",
+            label,
+            lambda: self._api.list_repo_commits(repo_id, repo_type=repo_type),
+        )
+        try:
+            return [
+                RepoCommit(
+                    id=str(commit.commit_id),
+                    message=str(commit.title or ""),
+                    date=commit.created_at,
+                    authors=tuple(str(author) for author in commit.authors or ()),
+                    description=str(commit.message or ""),
+                )
+                for commit in commits
+            ]
+        except (TypeError, AttributeError) as exc:
+            raise self._translate(exc, "read the history of", label) from exc
+
+    def download(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None = None,
+        local_dir: str | os.PathLike[str] | None = None,
+        repo_type: RepoType = "model",
+    ) -> Path:
+        """Every file of the repo, with ``snapshot_download``: into the download cache (the
+        snapshot folder is returned), or replicated in ``local_dir``.
+
+        One request for the revision's file list, then one per file not yet downloaded;
+        offline (``HF_HUB_OFFLINE=1``) a revision already in the cache needs none.
+        """
+        check_repo_id(repo_id)
+        check_repo_type(repo_type)
+        label = f"{_kind(repo_type)}{repo_id}"
+        folder = self._call(
+            "download",
+            label,
+            lambda: self._api.snapshot_download(
+                repo_id,
+                repo_type=repo_type,
+                revision=revision,
+                cache_dir=self.cache_dir,
+                local_dir=None if local_dir is None else Path(local_dir),
+            ),
+        )
+        return Path(str(folder))
+
     def canonical_model_id(self, model_id: str) -> str:
         """The id the Hub answers for ``model_id`` (one ``model_info`` request).
 
@@ -496,6 +558,7 @@ class HubStore:
         private: bool | None = None,
         parent: str | None = None,
         repo_type: RepoType = "model",
+        create_pr: bool = False,
     ) -> CommitResult:
         """Add or replace ``files`` in one commit; see :meth:`RegistryStore.commit`.
 
@@ -503,6 +566,13 @@ class HubStore:
         the files are in place, ``create_repo`` when the repo is missing (unless ``parent``
         was given), then one ``create_commit`` of the files that differ, made against the
         head just read.
+
+        With ``create_pr`` the same ``create_commit`` opens a pull request based on the
+        head just read (the Hub then takes ``parent_commit`` as the base of the pull
+        request, so a head that moved meanwhile is no conflict). The repo must exist. A
+        pull request leaves the main branch as it was, so a commit request that failed
+        after it may have landed cannot be checked by reading the repo again: it is not
+        repeated (a retry could open a second pull request), and the error says so.
         """
         check_repo_id(repo_id)
         check_repo_type(repo_type)
@@ -510,14 +580,15 @@ class HubStore:
             raise UsageError("a commit needs at least one file")
         label = f"{_kind(repo_type)}{repo_id}"
         url = self.repo_url(repo_id, repo_type=repo_type)
+        action = "open a pull request on" if create_pr else "commit to"
         landed = False  # a commit POST failed after it may have been applied
         conflict: Exception | None = None
         for attempt in range(self.retry.attempts):
             remote = self._head(repo_id, repo_type, label)
             if remote is None:
-                if parent is not None:
+                if parent is not None or create_pr:
                     raise RepoNotFoundError(
-                        f"cannot commit to {label} on {self.endpoint}: the repo does not exist"
+                        f"cannot {action} {label} on {self.endpoint}: the repo does not exist"
                     )
                 self._call(
                     "create",
@@ -560,9 +631,18 @@ class HubStore:
                         commit_message=message,
                         parent_commit=remote.sha if remote is not None else None,
                         repo_type=repo_type,
+                        create_pr=create_pr,
                     )
             except Exception as exc:
                 at_commit = _hit_commit_endpoint(exc)
+                if create_pr and at_commit:
+                    error = self._translate(exc, action, label)
+                    if _is_retryable(exc) and isinstance(error, StoreError):
+                        error = type(error)(
+                            f"{error} The pull request may have been opened anyway: look at "
+                            f"the pull requests of {url} before trying again."
+                        )
+                    raise error from exc
                 landed = landed or (at_commit and _is_retryable(exc))
                 if at_commit and _status(exc) in _CONFLICT_STATUSES:
                     if parent is not None and not landed:
@@ -576,9 +656,12 @@ class HubStore:
             # an earlier request of ours may have landed, another writer's otherwise.
             created = not noop or landed
             logger.debug(
-                "commit to %s: %s %s", label, "created" if created else "unchanged", info.oid
+                "%s %s: %s %s", action, label, "created" if created else "unchanged", info.oid
             )
-            return CommitResult(commit_id=info.oid, url=url, created=created)
+            pr_url = info.pr_url if create_pr and created else None
+            return CommitResult(
+                commit_id=info.oid, url=pr_url or url, created=created, pr_url=pr_url
+            )
         assert conflict is not None, "_before_retry raises on the last attempt"
         raise self._translate(
             conflict, "commit to", label, attempts=self.retry.attempts
