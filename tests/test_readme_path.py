@@ -91,12 +91,9 @@ def test_the_readme_sequence_runs_in_order(tmp_path: Path) -> None:
         assert "Loading weights" not in done.stderr, line  # bars off without a terminal
         outputs.append((words, done.stdout))
 
-    tasks = [
-        "wordnet/noun-supersense",
-        "wordnet/verb-supersense",
-        "wordnet/adjective-cluster",
-        "wordnet/lexical-category",
-    ]
+    from registry.quickstart import intermediate_tasks
+
+    tasks = intermediate_tasks()
     (search,) = [out for words, out in outputs if words[3:5] == ["catalog", "search"]]
     assert all(f"quickstart/ESM_all-MiniLM-L6-v2_{t.replace('/', '__')}" in search for t in tasks)
     ranks = [out for words, out in outputs if words[3:4] == ["rank"]]
@@ -111,4 +108,4 @@ def test_the_readme_sequence_runs_in_order(tmp_path: Path) -> None:
         "model.safetensors",
     ]
     history = outputs[-1][1]
-    assert "Publish ESM wordnet/adjective-cluster" in history
+    assert "Publish ESM fortunes/collection" in history

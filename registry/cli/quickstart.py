@@ -40,7 +40,7 @@ def _cmd_quickstart(args: argparse.Namespace) -> int:
         )
         out.write(f"published: {counts} (local registry {result.registry})\n")
         out.write(f"catalog:   {result.catalog}\n\n")
-        out.write(result.ranking.to_table(top=None) + "\n")
+        out.write(result.to_table() + "\n")
         timings = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
         out.write(f"\ntimings: {timings}\n")
         out.write("\nnext, with these ESMs:\n")

@@ -17,7 +17,7 @@ also have ``test``).
 
 Example:
     >>> from registry import data
-    >>> "wordnet/noun-supersense" in data.list_tasks()
+    >>> "wordnet/noun-supersense" in data.list_tasks(shipped=True)
     True
     >>> info = data.task_info("wordnet/noun-supersense")
     >>> info.text_column, info.label_column, info.language
@@ -138,19 +138,23 @@ def _index() -> dict[str, tuple[TaskInfo, dict[str, Any]]]:
     return tasks
 
 
-def list_tasks(role: str | None = None, source: str | None = DEFAULT_SOURCE) -> list[str]:
-    """Names of the tasks of one source (or of all), optionally only those of one role.
+def list_tasks(
+    role: str | None = None, source: str | None = None, *, shipped: bool | None = None
+) -> list[str]:
+    """Names of the tasks of the suite, optionally only those of one role or source.
 
     Args:
         role: ``"intermediate"`` or ``"target"``; ``None`` lists both.
-        source: A source (:func:`list_sources`); by default ``wordnet``, the quickstart's
-            one target and four intermediates. ``None`` lists the whole suite, including
-            tasks built on demand (:attr:`TaskInfo.shipped` is false for those).
+        source: A source (:func:`list_sources`, e.g. ``wordnet``); ``None``: every source.
+        shipped: ``True``: only the tasks whose files ship in the package (usable at once,
+            offline); ``False``: only those built on demand from a Debian package.
     """
     return [
         name
         for name, (info, _) in _index().items()
-        if (role is None or info.role == role) and (source is None or info.source_id == source)
+        if (role is None or info.role == role)
+        and (source is None or info.source_id == source)
+        and (shipped is None or info.shipped == shipped)
     ]
 
 
