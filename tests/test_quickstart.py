@@ -155,6 +155,9 @@ def test_the_quickstart_table_says_what_the_score_is_and_shows_the_measured_gain
     assert rows["i/unmeasured"][2:4] == ["-", "-"]
 
     # A target the table does not know, or no table at all: the plain ranking, and a note.
-    for unknown in (explain_ranking(ranking, "t/other", table), explain_ranking(ranking, "t", None)):
+    for unknown in (
+        explain_ranking(ranking, "t/other", table),
+        explain_ranking(ranking, "t", None),
+    ):
         assert "No measured transfer ships for this target." in unknown
         assert "GAIN" not in unknown and "quickstart/ESM_i__good" in unknown
