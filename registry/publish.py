@@ -54,9 +54,16 @@ from typing import Literal, TypeVar, overload
 
 from ._progress import progress_bar
 from .card import render_card, validate_text
-from .errors import EsmRegistryError, PublishError, RepoNotFoundError, UsageError
+from .errors import (
+    EsmRegistryError,
+    PublishError,
+    PublishInterrupted,
+    RepoNotFoundError,
+    UsageError,
+)
 from .esm import CONFIG_NAME, README_NAME, Esm
 from .metadata import EsmMetadata, from_config, load_metadata
+from .stores import supports_pull_requests
 from .stores.base import (
     RegistryStore,
     RepoInfo,
@@ -71,6 +78,7 @@ __all__ = [
     "PublishSummary",
     "Status",
     "build_files",
+    "check_namespace",
     "default_repo_id",
     "publish_esm",
     "publish_many",
@@ -79,10 +87,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: ``published``/``updated``: a commit was made; ``unchanged``: the store already had
-#: exactly this content; ``would-publish``/``would-update``: a dry run found changes;
-#: ``failed``: see :attr:`PublishResult.error`.
-Status = Literal["published", "updated", "unchanged", "would-publish", "would-update", "failed"]
+#: ``published``/``updated``: a commit was made; ``proposed``: a pull request was opened
+#: (``create_pr``; :attr:`PublishResult.url` is the pull request); ``unchanged``: the store
+#: already had exactly this content; ``would-publish``/``would-update``: a dry run found
+#: changes; ``failed``: see :attr:`PublishResult.error`.
+Status = Literal[
+    "published", "updated", "proposed", "unchanged", "would-publish", "would-update", "failed"
+]
 
 Source = str | Path | Esm
 
@@ -177,7 +188,15 @@ class PublishSummary(Sequence[PublishResult]):
     def describe(self) -> str:
         """One line such as ``3 published, 1 unchanged, 1 failed``."""
         counts = self.counts
-        order = ("published", "updated", "would-publish", "would-update", "unchanged", "failed")
+        order = (
+            "published",
+            "updated",
+            "proposed",
+            "would-publish",
+            "would-update",
+            "unchanged",
+            "failed",
+        )
         parts = [f"{counts[status]} {status}" for status in order if counts.get(status)]
         return ", ".join(parts) or "nothing to do"
 
@@ -190,6 +209,24 @@ def _slug(text: str) -> str:
     text = re.sub(r"-{2,}", "-", text)
     text = re.sub(r"\.{2,}", ".", text)
     return text.strip("-.")
+
+
+def check_namespace(namespace: str) -> str:
+    """Return ``namespace`` if repos can be created under it on the Hub.
+
+    Raises:
+        UsageError: it is empty, holds a ``/`` or characters the Hub does not allow.
+    """
+    if not isinstance(namespace, str) or not namespace or "/" in namespace:
+        raise UsageError(f"{namespace!r} is not a valid namespace: use one user or org name")
+    try:
+        check_repo_id(f"{namespace}/x")
+    except UsageError:
+        raise UsageError(
+            f"{namespace[:120]!r} is not a valid namespace: use letters, digits, '-', '_' "
+            "and '.', at most 96 characters"
+        ) from None
+    return namespace
 
 
 def default_repo_id(metadata: EsmMetadata, namespace: str) -> str:
@@ -332,6 +369,7 @@ def publish_esm(
     private: bool | None = None,
     dry_run: bool = False,
     template: str | Path | None = None,
+    create_pr: bool = False,
 ) -> PublishResult:
     """Validate one ESM and publish it as one commit (or show what would be published).
 
@@ -349,6 +387,8 @@ def publish_esm(
         dry_run: Write nothing; report the files, whether they differ from the store's
             copy, and the card diff (status ``would-publish``, or ``unchanged``).
         template: A Jinja2 card template instead of the bundled one.
+        create_pr: Open a pull request with the files instead of committing them (on the
+            Hub, for a repo that exists and that one may not write to; status ``proposed``).
 
     Returns:
         The result; status ``published``, or ``unchanged`` when the store already held
@@ -366,7 +406,15 @@ def publish_esm(
         repo_id = default_repo_id(_metadata_of(source), namespace or store.default_namespace())
     else:
         check_repo_id(repo_id)
-    return _publish(source, store, repo_id, private=private, dry_run=dry_run, template=template)
+    return _publish(
+        source,
+        store,
+        repo_id,
+        private=private,
+        dry_run=dry_run,
+        template=template,
+        create_pr=create_pr,
+    )
 
 
 def _publish(
@@ -377,6 +425,7 @@ def _publish(
     private: bool | None,
     dry_run: bool,
     template: str | Path | None,
+    create_pr: bool = False,
 ) -> PublishResult:
     """Publish to ``repo_id`` (the store compares before it commits, see ``commit``)."""
     esm = _load(source)
@@ -401,8 +450,8 @@ def _publish(
             card_diff=diff,
         )
     message = f"Publish ESM {metadata.display_name} for {metadata.base_model}"
-    commit = store.commit(repo_id, files, message, private=private)
-    status: Status = "published" if commit.created else "unchanged"
+    commit = store.commit(repo_id, files, message, private=private, create_pr=create_pr)
+    status = _status(commit.created, commit.pr_url, "published")
     logger.info("%s %s: %s at %s", status, described, repo_id, commit.commit_id[:8])
     return PublishResult(
         repo_id=repo_id,
@@ -412,6 +461,21 @@ def _publish(
         url=commit.url,
         files=_summaries(files, None),
     )
+
+
+def _status(created: bool, pr_url: str | None, done: Status) -> Status:
+    if pr_url is not None:
+        return "proposed"
+    return done if created else "unchanged"
+
+
+def _check_pull_requests(store: RegistryStore, create_pr: bool) -> None:
+    """Refuse ``create_pr`` on a store without pull requests before touching any repo."""
+    if create_pr and not supports_pull_requests(store):
+        raise UsageError(
+            f"{store.location} has no pull requests (a local registry); commit to it "
+            "directly, or use a Hub registry"
+        )
 
 
 def _run_all(
@@ -451,6 +515,16 @@ def _run_all(
             futures.append(future)
         for future in futures:
             future.result()
+    except KeyboardInterrupt:
+        # Start nothing new, let the commits in flight land (each is atomic), then say
+        # exactly what is done; a second Ctrl-C stops waiting.
+        logger.warning("interrupted: finishing the ESMs in flight (Ctrl-C again to stop now)")
+        executor.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        completed = [result for result in results if result is not None]
+        raise PublishInterrupted(
+            PublishSummary(tuple(completed)), len(items) - len(completed)
+        ) from None
     except BaseException:
         executor.shutdown(wait=False, cancel_futures=True)
         bar.close()
@@ -479,6 +553,7 @@ def publish_many(
     dry_run: bool = False,
     template: str | Path | None = None,
     progress: bool | None = None,
+    create_pr: bool = False,
 ) -> PublishSummary:
     """Publish many ESMs with bounded concurrency; one failure does not stop the others.
 
@@ -495,6 +570,8 @@ def publish_many(
         dry_run: Write nothing; see :func:`publish_esm`.
         template: A Jinja2 card template instead of the bundled one.
         progress: Show a progress bar; default only when stderr is a terminal.
+        create_pr: Open one pull request per changed ESM instead of committing (see
+            :func:`publish_esm`).
 
     Returns:
         The results in input order; two sources that map to the same repo id make the
@@ -511,7 +588,8 @@ def publish_many(
     items = list(sources)
     if not items:
         return PublishSummary()
-    namespace = namespace or store.default_namespace()
+    _check_pull_requests(store, create_pr and not dry_run)
+    namespace = check_namespace(namespace or store.default_namespace())
     plan: list[tuple[Source, str | None, PublishResult | None]] = []
     claimed: dict[str, str] = {}
     for source in items:
@@ -546,6 +624,7 @@ def publish_many(
                 private=private,
                 dry_run=dry_run,
                 template=template,
+                create_pr=create_pr,
             )
         except Exception as exc:
             return _failure(repo_id, _describe(source), exc)
@@ -565,6 +644,7 @@ def _refresh_one(
     *,
     dry_run: bool,
     template: str | Path | None,
+    create_pr: bool = False,
 ) -> PublishResult:
     info = store.repo_info(repo_id)
     if CONFIG_NAME not in (info.files or {}):
@@ -602,8 +682,10 @@ def _refresh_one(
             files=summaries,
             card_diff=diff,
         )
-    commit = store.commit(repo_id, {README_NAME: content}, "Refresh ESM card", parent=info.sha)
-    status: Status = "updated" if commit.created else "unchanged"
+    commit = store.commit(
+        repo_id, {README_NAME: content}, "Refresh ESM card", parent=info.sha, create_pr=create_pr
+    )
+    status = _status(commit.created, commit.pr_url, "updated")
     return PublishResult(
         repo_id, status, commit_id=commit.commit_id, url=commit.url, files=summaries
     )
@@ -617,6 +699,7 @@ def refresh_cards(
     template: str | Path | None = None,
     jobs: int = 4,
     progress: bool | None = None,
+    create_pr: bool = False,
 ) -> PublishSummary:
     """Re-render the cards of published ESMs from their ``config.json``.
 
@@ -632,12 +715,17 @@ def refresh_cards(
         template: A Jinja2 card template instead of the bundled one.
         jobs: Repos processed at the same time.
         progress: Show a progress bar; default only when stderr is a terminal.
+        create_pr: Propose each changed card as a pull request (status ``proposed``) instead
+            of committing it: for ESMs of others, on the Hub.
     """
+    _check_pull_requests(store, create_pr and not dry_run)
     ids = [info.repo_id for info in store.list_esms()] if repo_ids is None else list(repo_ids)
 
     def work(repo_id: str) -> PublishResult:
         try:
-            return _refresh_one(store, repo_id, dry_run=dry_run, template=template)
+            return _refresh_one(
+                store, repo_id, dry_run=dry_run, template=template, create_pr=create_pr
+            )
         except Exception as exc:
             return _failure(repo_id, None, exc)
 

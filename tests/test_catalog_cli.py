@@ -289,3 +289,34 @@ def test_table_shows_the_first_50_and_says_so(
     code, out, _ = run(["catalog", "search", "--catalog", str(path)], capsys)
     assert code == 0 and len(out.splitlines()) == 52
     assert out.splitlines()[-1] == "55 ESM(s) (showing 50; --limit N shows more)"
+
+
+def test_sync_never_clobbers_a_file_that_is_not_a_catalog(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "notes.txt"
+    mine.write_text("my notes\n" * 50)
+    registry = str(tmp_path / "registry")
+    code, _, err = run(["catalog", "sync", "--registry", registry, "--catalog", str(mine)], capsys)
+    assert code == 2 and "not an esm-registry catalog" in err and "--force" in err
+    assert mine.read_text() == "my notes\n" * 50
+    code, _, _ = run(
+        ["catalog", "sync", "--registry", registry, "--catalog", str(mine), "--force"], capsys
+    )
+    assert code == 0
+    assert [p.read_text() for p in tmp_path.glob("notes.txt.foreign-*")] == ["my notes\n" * 50]
+
+
+def test_search_table_shows_whole_repo_ids_to_paste(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = LocalStore(tmp_path / "registry")
+    long_id = "a-rather-long-organisation/ESM_all-MiniLM-L6-v2_some-namespace__some-long-task"
+    store.commit(long_id, esm_files(1, base_model="sentence-transformers/all-MiniLM-L6-v2"), "x")
+    catalog = ["--catalog", str(tmp_path / "c.sqlite")]
+    assert run(["catalog", "sync", "--registry", str(store.root), *catalog], capsys)[0] == 0
+    code, out, _ = run(["catalog", "search", *catalog], capsys)
+    assert code == 0
+    assert len(long_id) > 60
+    assert long_id in out.split()
+    assert "sentence-transformers/all-MiniLM-L6-v2" in out.split()

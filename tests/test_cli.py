@@ -185,3 +185,28 @@ def test_stdin_card(esm_dir: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_parse_reads_stdin_like_validate(esm_dir: Path, legacy_card_text: str) -> None:
+    for text, expected in [
+        ((esm_dir / "README.md").read_text(), "Dumbbell"),
+        (legacy_card_text, "Dumbbell"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-m", "registry", "card", "parse", "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["task"]["subset"] == expected
+    result = subprocess.run(
+        [sys.executable, "-m", "registry", "card", "parse", "-"],
+        input="no front matter here\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("<stdin>")

@@ -139,3 +139,16 @@ def test_refresh_cards_command(
     assert code == 2 and "--all" in err
     code, _, err = run([*base, repo_id, "--all"], capsys)
     assert code == 2
+
+
+@pytest.mark.parametrize("namespace", ["bad ns", "a/b", "ns!", "x" * 97])
+def test_a_bad_namespace_is_a_usage_error(
+    tmp_path: Path, esm_dirs: list[Path], capsys: pytest.CaptureFixture[str], namespace: str
+) -> None:
+    registry = tmp_path / "registry"
+    args = ["publish", *map(str, esm_dirs), "--registry", str(registry), "--namespace", namespace]
+    code, out, err = run(args, capsys)
+    assert code == 2
+    assert "is not a valid namespace" in err and "Traceback" not in err
+    assert out == ""
+    assert not registry.exists()

@@ -57,7 +57,7 @@ def test_rank_flags_set_every_field() -> None:
         "--num-examples", "7", "--seed", "3", "--subset", "s", "--split", "dev",
         "--batch-size", "4", "--max-length", "16", "--pooling", "cls", "--device", "cpu",
         "--model-path", "m", "--no-cache", "--jobs", "2", "--chunk-size", "5",
-        "--backend", "numpy", "--dtype", "float32", "--threads", "3",
+        "--backend", "numpy", "--dtype", "float32", "--threads", "3", "--no-rank-correction",
         "--architecture", "linear", "--language", "en", "--min-examples", "9",
     )  # fmt: skip
     assert options_from_args(TargetOptions, TARGET_FLAGS, args) == TargetOptions(
@@ -73,7 +73,7 @@ def test_rank_flags_set_every_field() -> None:
         batch_size=4, max_length=16, pooling="cls", device="cpu", model_path="m", cache=False
     )
     assert options_from_args(ScoringOptions, SCORING_FLAGS, args) == ScoringOptions(
-        jobs=2, chunk_size=5, backend="numpy", dtype="float32", threads=3
+        jobs=2, chunk_size=5, backend="numpy", dtype="float32", threads=3, rank_correction=False
     )
     assert filters_from_args(args).describe() == (
         "base_model=org/model, architecture=linear, language=en, min_examples=9"
@@ -90,6 +90,15 @@ def test_train_and_rank_offer_the_same_poolings() -> None:
     )
     assert train.pooling == "cls"
     assert set(POOLINGS) | {"auto"} == set(EMBEDDING_FLAGS["pooling"].choices or ())
+
+
+def test_the_embedding_batch_size_and_the_fits_batch_size_stay_apart() -> None:
+    args = build_parser().parse_args(
+        ["train", "--base-model", "m", "--fine-tune", "--task", "t", "-o", "o",
+         "--embedding-batch-size", "16", "--method", "adamw", "--batch-size", "4"]
+    )  # fmt: skip
+    assert options_from_args(EmbeddingOptions, EMBEDDING_FLAGS, args).batch_size == 16
+    assert args.batch_size == 4
 
 
 def test_train_embeds_64_texts_per_batch_unless_told() -> None:

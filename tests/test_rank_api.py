@@ -336,3 +336,30 @@ def test_a_chunk_that_fails_to_score_is_retried_one_by_one(
     expected = _reference_scores(model, target_csv, esms)
     del expected["org/task2"]
     _check_scores(ranking, expected)
+
+
+@pytest.mark.parametrize("rank_correction", [True, False])
+def test_rank_correction_switch_with_fewer_examples_than_dimensions(
+    env: Path, model: Path, target_csv: Path, rank_correction: bool
+) -> None:
+    """N = 20 <= D = 32: False gives hfselect's value, True the corrected evidence."""
+    esms = _esms()
+    ranking = _rank(target_csv, model, esms=esms, num_examples=20, rank_correction=rank_correction)
+    target = load_target(
+        target_csv, text_column="review", label_column="sentiment", num_examples=20
+    )
+    embeddings = Embedder(model, model_id=BASE_MODEL, cache_dir=False).embed(target.texts)
+    expected = {
+        esm.metadata.task.task_id: logme(
+            esm.apply(embeddings), target.labels, rank_correction=rank_correction
+        ).score
+        for esm in esms
+    }
+    _check_scores(ranking, expected)
+    other = {
+        esm.metadata.task.task_id: logme(
+            esm.apply(embeddings), target.labels, rank_correction=not rank_correction
+        ).score
+        for esm in esms
+    }
+    assert all(abs(expected[task] - other[task]) > 1e-3 for task in expected)

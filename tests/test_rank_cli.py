@@ -130,3 +130,51 @@ def test_exit_codes(
     with pytest.raises(SystemExit) as exc:
         main([*_args(setup), "--dataset", "x/y"])
     assert exc.value.code == 2
+
+
+def test_no_progress_hides_the_libraries_bars_too(
+    setup: dict[str, Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """transformers draws "Loading weights" itself; --no-progress must hide it as well."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.enable_progress_bar()
+    capfd.readouterr()
+    assert main(_args(setup, "--no-cache")) == 0
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err
+    assert "it/s]" not in err
+    assert transformers_logging.is_progress_bar_enabled()  # restored for the rest
+
+
+def test_library_bars_only_hide_and_restore() -> None:
+    from huggingface_hub.utils import are_progress_bars_disabled
+    from transformers.utils import logging as transformers_logging
+
+    from registry._progress import library_bars
+
+    transformers_logging.enable_progress_bar()
+    with library_bars(False):
+        assert are_progress_bars_disabled()
+        assert not transformers_logging.is_progress_bar_enabled()
+    assert not are_progress_bars_disabled()
+    assert transformers_logging.is_progress_bar_enabled()
+    with library_bars(True):
+        assert transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    with library_bars(True):  # never turns on bars that were off
+        assert not transformers_logging.is_progress_bar_enabled()
+    transformers_logging.enable_progress_bar()
+
+
+def test_a_target_that_cannot_be_ranked_exits_1_with_a_clear_error(
+    setup: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one_class = tmp_path / "one-class.csv"
+    one_class.write_text("sentence,label\ngood film,pos\nbad film,pos\nfun plot,pos\n")
+    args = _args(setup)
+    args[args.index(str(setup["target"]))] = str(one_class)
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "same label (pos)" in captured.err and "Traceback" not in captured.err

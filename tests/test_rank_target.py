@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -262,3 +263,32 @@ def test_target_summary_and_fingerprint() -> None:
     assert "5 examples" in repr(target)
     with pytest.raises(UsageError):
         Target(texts=["a"], labels=np.zeros(2))
+
+
+@pytest.mark.parametrize(
+    ("texts", "labels", "message"),
+    [
+        (["only one"], ["a"], "has 1 usable example"),
+        (["one", "two", "three"], ["a", "a", "a"], "same label (a)"),
+        (["one", "two"], [3, 3], "same label (3)"),
+    ],
+    ids=["one-example", "one-class", "one-integer-class"],
+)
+def test_a_target_that_cannot_be_ranked_is_an_error(
+    texts: list[str], labels: list[Any], message: str
+) -> None:
+    with pytest.raises(DatasetError, match=re.escape(message)):
+        load_target((texts, labels))
+    with pytest.raises(DatasetError, match="ranking needs at least"):
+        load_target(Target(texts=texts, labels=np.zeros(len(texts), dtype=np.int64)))
+
+
+def test_one_class_after_sampling_is_an_error_and_regression_needs_two_rows() -> None:
+    texts = [f"text {i}" for i in range(10)]
+    labels = ["a"] * 9 + ["b"]
+    assert load_target((texts, labels), num_examples=None).num_classes == 2
+    with pytest.raises(DatasetError, match="--num-examples"):
+        load_target((texts[:9], labels[:9]))
+    assert len(load_target((texts[:2], [0.5, 1.5]), regression=True)) == 2
+    with pytest.raises(DatasetError, match="1 usable example"):
+        load_target((texts[:1], [0.5]), regression=True)

@@ -593,3 +593,36 @@ def test_the_package_keeps_the_public_names_of_the_module_it_replaces() -> None:
         "split_validation",
         "train_esm",
     }
+
+
+def test_an_esm_worse_than_the_identity_map_is_warned_about_and_recorded(
+    tiny_models: tuple[Path, Path],
+    review_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A "fine-tuned" model that is the base model: no map beats the identity, and the
+    minimum-norm fit of 9 pairs in 32 dimensions is worse on the held-out ones."""
+    base, _ = tiny_models
+    out = tmp_path / "esm"
+    args = ["train", "--base-model", str(base), "--base-model-id", BASE_MODEL]
+    args += ["--fine-tuned-model", str(base), "--file", str(review_file)]
+    args += ["--task-id", "org/reviews", "--text-column", "sentence"]
+    args += ["--label-column", "sentiment", "--num-examples", "12"]
+    args += ["--validation-fraction", "0.25", "--no-cache", "--no-progress", "-o", str(out)]
+    code = main(args)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "worse than no map at all" in captured.err
+    assert "WORSE THAN THE IDENTITY MAP" in captured.out
+    meta = Esm.load(out).metadata
+    assert meta.evaluation.details is not None
+    assert meta.evaluation.details.startswith("Warning: this ESM is worse than the identity map")
+    assert "worse than the identity map" in (out / "README.md").read_text()
+
+    # With enough pairs the same models give a good map and no warning.
+    args[args.index("12")] = "80"
+    args[args.index(str(out))] = str(tmp_path / "good")
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "worse than" not in captured.err + captured.out

@@ -190,3 +190,22 @@ def test_output_under_a_file_is_a_usage_error(
     assert code == 2
     assert "cannot write" in err
     assert "Traceback" not in err
+
+
+def test_output_to_a_device_writes_through_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], repo_root: Path
+) -> None:
+    """``-o /dev/null`` must never replace the device with a file (an atomic rename would)."""
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    example = repo_root / "metadata" / "examples" / "amz20-dumbbell.yaml"
+    code, _, _ = run(["card", "render", str(example), "-o", str(fifo)], capsys)
+    reader.join(timeout=10)
+    assert code == 0
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still the pipe, not a file put in its place
+    assert received and received[0].startswith(b"---\n")

@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 
+from .._install import install_command
 from .._resources import DEFAULT_TEMPLATE, data_dir
 from .._yaml import dump_yaml
 from ..architectures import ARCHITECTURES
@@ -95,7 +96,8 @@ def render_card(metadata: EsmMetadata, *, template: str | Path | None = None) ->
         template: A Jinja2 template file to use instead of the bundled one. It is rendered in
             a sandbox and receives ``card_data`` (the YAML text), ``meta`` (the metadata),
             ``field(name)`` (a field line's escaped value or placeholder), ``inline(value)``
-            and ``text(value)`` (escaped single-line and free-text values).
+            and ``text(value)`` (escaped single-line and free-text values), and
+            ``install_command`` (the ``pip install`` line that installs the ranker today).
 
     Returns:
         The card text; the same metadata always gives the same text.
@@ -137,6 +139,7 @@ def render_card(metadata: EsmMetadata, *, template: str | Path | None = None) ->
             "inline": inline,
             "text": text,
             "architecture_description": ARCHITECTURES[metadata.architecture].description,
+            "install_command": install_command("rank"),
         },
     )
     if rendered.startswith(front_matter):  # leave the YAML byte-exact

@@ -38,7 +38,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._io import atomic_output
-from ..errors import CatalogError, NotInCatalogError, StoreError, UsageError
+from ..errors import CatalogError, NotInCatalogError, RepoNotFoundError, StoreError, UsageError
 from ..filters import SearchFilters
 from ..paths import README_NAME
 from ..stores.base import CommitResult, RegistryStore
@@ -53,6 +53,7 @@ from .db import (
 from .entries import CatalogEntry, SearchResults, UnusableRepo
 from .query import ENTRY_COLUMNS, ENTRY_TABLES, build_search
 from .rows import (
+    UNUSABLE_COLUMNS,
     entry_from_row,
     get_meta,
     learn_aliases,
@@ -102,13 +103,16 @@ class Catalog:
     Args:
         path: The SQLite file; default :func:`~registry.catalog.default_catalog_path`
             (``$ESM_REGISTRY_CATALOG``, else ``$HF_HOME/esm-registry/catalog.sqlite``).
-        create: Create the file (and replace a foreign file) when needed. With ``False``
-            a missing or foreign file raises :class:`~registry.errors.CatalogError`.
+        create: Create the file when it does not exist. With ``False`` a missing file
+            raises :class:`~registry.errors.CatalogError`.
+        force: A file that is not a catalog is moved aside (renamed ``*.foreign-<time>``)
+            and a new catalog started; without it such a file is refused, never touched.
         timeout: Seconds to wait for another writer before giving up.
 
     Raises:
-        CatalogError: the file is missing (``create=False``), not a catalog
-            (``create=False``), written by a newer esm-registry, or cannot be opened.
+        UsageError: the file is not a catalog (someone else's file) and ``force`` is off.
+        CatalogError: the file is missing (``create=False``), written by a newer
+            esm-registry, or cannot be opened.
     """
 
     def __init__(
@@ -116,6 +120,7 @@ class Catalog:
         path: str | os.PathLike[str] | None = None,
         *,
         create: bool = True,
+        force: bool = False,
         timeout: float = 30.0,
     ) -> None:
         self.path = Path(path if path is not None else default_catalog_path()).expanduser()
@@ -125,7 +130,7 @@ class Catalog:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
-        conn = self._open(create=create)
+        conn = self._open(create=create, force=force)
         self._register(conn)
         self._fts = (
             conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'esm_text'").fetchone()
@@ -134,7 +139,7 @@ class Catalog:
 
     # --- connections -----------------------------------------------------------------------
 
-    def _open(self, *, create: bool) -> sqlite3.Connection:
+    def _open(self, *, create: bool, force: bool) -> sqlite3.Connection:
         if self.path.is_dir():
             raise CatalogError(f"{self.path} is a folder; name a catalog file instead")
         if not self.path.exists():
@@ -152,8 +157,12 @@ class Catalog:
         except (ForeignFileError, sqlite3.DatabaseError) as exc:
             if isinstance(exc, sqlite3.DatabaseError) and not _not_a_database(exc):
                 raise CatalogError(f"cannot open the catalog {self.path}: {exc}") from exc
-            if not create:
-                raise CatalogError(f"{self.path} is not an esm-registry catalog") from None
+            if not force:
+                raise UsageError(
+                    f"{self.path} is not an esm-registry catalog; name another file "
+                    "(--catalog PATH), or pass --force to move it aside and start a new "
+                    "catalog there"
+                ) from None
             moved = move_aside(self.path)
             logger.warning(
                 "%s is not an esm-registry catalog: moved it to %s and started a new catalog",
@@ -342,7 +351,7 @@ class Catalog:
     def unusable(self) -> list[UnusableRepo]:
         """Repos tagged as ESMs that cannot be indexed, with the reason."""
         rows = self._conn().execute(
-            "SELECT repo_id, reason, sha, last_modified FROM unusable ORDER BY repo_id"
+            f"SELECT {UNUSABLE_COLUMNS} FROM unusable ORDER BY repo_id"  # noqa: S608
         )
         return [unusable_from_row(row) for row in rows]
 
@@ -431,19 +440,35 @@ class Catalog:
 
     # --- snapshots and exports -------------------------------------------------------------
 
-    def _snapshot_info(self) -> dict[str, Any]:
+    def _snapshot_info(self, *, include_restricted: bool = True) -> dict[str, Any]:
+        """The snapshot header; without ``include_restricted`` nothing in it names a
+        private or gated repo (not its entry, not its unusable record, not the aliases
+        learned from it)."""
         conn = self._conn()
+        hidden = set() if include_restricted else self._restricted_repo_ids()
         aliases = [
             (str(a), str(c), str(o))
             for a, c, o in conn.execute("SELECT alias, canonical, origin FROM aliases")
+            if not (str(o).startswith("observed:") and str(o)[len("observed:") :] in hidden)
         ]
+        entries = conn.execute(
+            "SELECT COUNT(*) FROM esms WHERE ? OR NOT (private OR gated)", (include_restricted,)
+        ).fetchone()[0]
         return snapshot_info(
             source=self.source,
-            entries=len(self),
-            unusable=self.unusable(),
+            entries=int(entries),
+            unusable=[repo for repo in self.unusable() if repo.repo_id not in hidden],
             aliases=aliases,
             last_sync=get_meta(conn, "last_sync"),
         )
+
+    def _restricted_repo_ids(self) -> set[str]:
+        conn = self._conn()
+        rows = conn.execute(
+            "SELECT repo_id FROM esms WHERE private OR gated "
+            "UNION SELECT repo_id FROM unusable WHERE private OR gated"
+        )
+        return {str(row[0]) for row in rows}
 
     def to_dataset(self) -> datasets.Dataset:
         """Every entry as a ``datasets.Dataset`` (flat columns plus ``metadata`` JSON).
@@ -483,19 +508,37 @@ class Catalog:
         return count
 
     def publish_snapshot(
-        self, store: RegistryStore, repo_id: str, *, private: bool | None = None
+        self,
+        store: RegistryStore,
+        repo_id: str,
+        *,
+        private: bool | None = None,
+        include_restricted: bool = False,
     ) -> CommitResult:
         """Publish the catalog as a dataset repo of ``store`` (parquet file + card).
 
+        Private and gated repos are left out (their entries, unusable records and the
+        aliases learned from them), unless ``include_restricted`` is set; then the snapshot
+        repo must be private: created with ``private=True``, or already private.
+
         Raises:
             CatalogError: the catalog has never been synced.
+            UsageError: restricted repos asked for, but the snapshot repo would be public.
             StoreError: the store refused the commit.
         """
         if self.last_sync is None:
             raise CatalogError(f"the catalog {self.path} has never been synced; sync it first")
-        info = self._snapshot_info()
+        restricted = self._restricted_repo_ids()
+        if include_restricted and restricted:
+            self._require_private_snapshot(store, repo_id, private, len(restricted))
+        hidden = set() if include_restricted else restricted
+        if hidden:
+            logger.info("leaving %d private or gated repo(s) out of the snapshot", len(hidden))
+        info = self._snapshot_info(include_restricted=include_restricted)
         buffer = io.BytesIO()
-        write_parquet(self.entries(), buffer, info)
+        write_parquet(
+            (entry for entry in self.entries() if entry.repo_id not in hidden), buffer, info
+        )
         files = {
             SNAPSHOT_PATH: buffer.getvalue(),
             README_NAME: dataset_card(info, repo_id).encode("utf-8"),
@@ -504,6 +547,23 @@ class Catalog:
         result = store.commit(repo_id, files, message, private=private, repo_type="dataset")
         logger.info("published a snapshot of %d entries to %s", info["entries"], result.url)
         return result
+
+    @staticmethod
+    def _require_private_snapshot(
+        store: RegistryStore, repo_id: str, private: bool | None, count: int
+    ) -> None:
+        try:
+            exists_private: bool | None = store.repo_info(repo_id, repo_type="dataset").private
+        except RepoNotFoundError:
+            exists_private = None
+        public = not exists_private if exists_private is not None else private is not True
+        if public:
+            where = "is public" if exists_private is not None else "would be created public"
+            raise UsageError(
+                f"refusing to publish {count} private or gated repo(s) to the snapshot "
+                f"{repo_id}, which {where}; publish to a private dataset repo (--private "
+                "for a new one), or leave them out (drop --include-private)"
+            )
 
     def load_snapshot(self, store: RegistryStore, repo_id: str) -> Snapshot:
         """Replace the catalog's contents with a snapshot published to ``store`` (one download).

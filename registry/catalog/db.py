@@ -45,15 +45,24 @@ logger = logging.getLogger(__name__)
 #: ``PRAGMA application_id`` of every catalog: "ESMC".
 APPLICATION_ID = 0x45534D43
 #: ``PRAGMA user_version`` of catalogs written by this version.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: SQL function behind text search when SQLite lacks FTS5: ``f(query, text, ...)``.
 TEXT_MATCH_FUNCTION = "esm_text_matches"
 #: Page cache per connection, in KiB (a 100,000-entry catalog is about 100 MB).
 CACHE_KIB = 65536
 
+
+def _add_visibility(conn: sqlite3.Connection) -> None:
+    """1 -> 2: whether each repo is gated, and the visibility of unusable repos too, so
+    that a public snapshot can leave out every private and gated repo."""
+    conn.execute("ALTER TABLE esms ADD COLUMN gated INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE unusable ADD COLUMN private INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE unusable ADD COLUMN gated INTEGER NOT NULL DEFAULT 0")
+
+
 #: Migrations in place: ``MIGRATIONS[n]`` upgrades a version-``n`` catalog to ``n + 1``.
 #: A version without one is rebuilt (dropped and recreated) instead.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_visibility}
 
 
 def default_catalog_path() -> Path:
@@ -138,6 +147,7 @@ _TABLES = [
         sha TEXT,
         last_modified TEXT,
         private INTEGER NOT NULL DEFAULT 0,
+        gated INTEGER NOT NULL DEFAULT 0,
         source TEXT NOT NULL,
         base_model TEXT NOT NULL,
         base_model_canonical TEXT NOT NULL COLLATE NOCASE,
@@ -183,7 +193,9 @@ _TABLES = [
         sha TEXT,
         last_modified TEXT,
         reason TEXT NOT NULL,
-        checked_at TEXT NOT NULL
+        checked_at TEXT NOT NULL,
+        private INTEGER NOT NULL DEFAULT 0,
+        gated INTEGER NOT NULL DEFAULT 0
     )
     """,
     # Base-model aliases the catalog has seen (the built-in table lives in aliases.py).

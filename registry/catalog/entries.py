@@ -87,6 +87,7 @@ FLAT_KINDS: dict[str, Kind] = {
     "problems": "problems",
     "source": "str",
     "private": "bool",
+    "gated": "bool",
 }
 FLAT_COLUMNS: tuple[str, ...] = tuple(FLAT_KINDS)
 
@@ -122,6 +123,7 @@ class CatalogEntry(MetadataShortcuts, BaseModel):
         problems: Defects found while indexing (legacy format, missing or invalid fields).
         source: ``config.json``, or ``card`` when the repo had no config.json.
         private: Whether the repo is private.
+        gated: Whether the repo is gated.
 
     The shortcuts of :class:`~registry.metadata.MetadataShortcuts` (``base_model`` as the
     ESM names it, ``task_id``, ``embedding_dim``, ...) read from ``metadata``.
@@ -137,6 +139,12 @@ class CatalogEntry(MetadataShortcuts, BaseModel):
     problems: tuple[EntryProblem, ...] = ()
     source: Literal["config.json", "card"] = "config.json"
     private: bool = False
+    gated: bool = False
+
+    @property
+    def restricted(self) -> bool:
+        """Private or gated: not for a public snapshot unless asked for."""
+        return self.private or self.gated
 
 
 class UnusableRepo(BaseModel):
@@ -152,6 +160,13 @@ class UnusableRepo(BaseModel):
     reason: str
     sha: str | None = None
     last_modified: datetime | None = None
+    private: bool = False
+    gated: bool = False
+
+    @property
+    def restricted(self) -> bool:
+        """Private or gated: not for a public snapshot unless asked for."""
+        return self.private or self.gated
 
 
 def _metadata_value(metadata: EsmMetadata, path: tuple[str, ...]) -> Any:
@@ -179,6 +194,7 @@ def flat_row(entry: CatalogEntry) -> dict[str, Any]:
     row["problems"] = [problem.model_dump() for problem in entry.problems]
     row["source"] = entry.source
     row["private"] = entry.private
+    row["gated"] = entry.gated
     return row
 
 

@@ -16,18 +16,20 @@ read again by the next sync. An unreachable store or refused credentials abort t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from .._json import load_json_file
 from ..aliases import tag_base_models
 from ..card import parse_card
+from ..card.parse import MAX_CARD_BYTES
 from ..card.render import CARD_METADATA_KEY
 from ..errors import RepoNotFoundError, StoreAuthError, StoreUnavailableError
-from ..metadata import EsmMetadata, config_to_nested, metadata_errors
+from ..metadata import MAX_METADATA_BYTES, EsmMetadata, config_to_nested, metadata_errors
 from ..paths import CONFIG_NAME, README_NAME
 from ..stores.base import RegistryStore, RepoInfo
 from .entries import EntryProblem
@@ -53,6 +55,7 @@ _WATCHED = {
     "task_split": "the task's split is unknown",
 }
 _MAX_SHOWN = 80
+_MAX_REASON = 300
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,12 @@ def metadata_from_card(
     return metadata, problems + more
 
 
+def _read_bounded(path: Path) -> bytes:
+    """A card's bytes, at most one more than a card may have (the parser refuses larger)."""
+    with path.open("rb") as handle:
+        return handle.read(MAX_CARD_BYTES + 1)
+
+
 def _base_model_ids(repo: RepoInfo, metadata: EsmMetadata) -> tuple[str, ...]:
     ids = [metadata.base_model]
     card_base = repo.card_data.get("base_model")
@@ -267,22 +276,37 @@ def _base_model_ids(repo: RepoInfo, metadata: EsmMetadata) -> tuple[str, ...]:
 def read_repo(store: RegistryStore, repo: RepoInfo) -> Outcome:
     """Read one listed repo at its listed commit (``config.json``, else the card).
 
+    Whatever the repo holds, the outcome is a draft, an unusable repo with the reason, or
+    a failed read: one bad repo never stops the sync of the others.
+
     Raises:
         StoreUnavailableError, StoreAuthError: the store cannot be used at all; the
             sync stops rather than failing every remaining repo the same way.
     """
     try:
-        raw = store.read_file(repo.repo_id, CONFIG_NAME, revision=repo.sha)
-    except RepoNotFoundError:
-        return _read_card(store, repo)
+        return _read_repo(store, repo)
     except (StoreUnavailableError, StoreAuthError):
         raise
     except OSError as exc:
-        return Failed(repo, str(exc) or type(exc).__name__)
+        return Failed(repo, _one_line(str(exc) or type(exc).__name__))
+    except Exception as exc:  # a stranger's repo: record it, never abort the sync
+        return Unusable(repo, _one_line(f"cannot be indexed: {type(exc).__name__}: {exc}"))
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+
+
+def _read_repo(store: RegistryStore, repo: RepoInfo) -> Outcome:
     try:
-        config = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return Unusable(repo, f"config.json is not valid JSON: {exc}")
+        path = store.local_path(repo.repo_id, CONFIG_NAME, revision=repo.sha)
+    except RepoNotFoundError:
+        return _read_card(store, repo)
+    try:
+        config = load_json_file(path, max_bytes=MAX_METADATA_BYTES)
+    except ValueError as exc:
+        return Unusable(repo, _one_line(f"config.json is not usable: {exc}"))
     if not isinstance(config, dict):
         return Unusable(repo, f"config.json holds a JSON {type(config).__name__}, not an object")
     result = metadata_from_config(config)
@@ -294,13 +318,11 @@ def read_repo(store: RegistryStore, repo: RepoInfo) -> Outcome:
 
 def _read_card(store: RegistryStore, repo: RepoInfo) -> Outcome:
     try:
-        readme: bytes | None = store.read_file(repo.repo_id, README_NAME, revision=repo.sha)
+        readme: bytes | None = _read_bounded(
+            store.local_path(repo.repo_id, README_NAME, revision=repo.sha)
+        )
     except RepoNotFoundError:
         readme = None
-    except (StoreUnavailableError, StoreAuthError):
-        raise
-    except OSError as exc:
-        return Failed(repo, str(exc) or type(exc).__name__)
     result = metadata_from_card(readme, repo.card_data)
     if isinstance(result, str):
         return Unusable(repo, result)

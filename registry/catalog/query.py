@@ -31,7 +31,7 @@ __all__ = [
 #: Columns that make a :class:`CatalogEntry`, in row order (``esms e`` + ``esm_documents d``).
 ENTRY_COLUMNS = (
     "e.repo_id, e.sha, e.last_modified, e.base_model_canonical, d.metadata, d.problems, "
-    "e.source, e.private"
+    "e.source, e.private, e.gated"
 )
 #: FROM clause for :data:`ENTRY_COLUMNS`.
 ENTRY_TABLES = "esms e JOIN esm_documents d ON d.repo_id = e.repo_id"

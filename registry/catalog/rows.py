@@ -21,6 +21,7 @@ from ..metadata import EsmMetadata
 from .entries import CatalogEntry, EntryProblem, UnusableRepo
 
 __all__ = [
+    "UNUSABLE_COLUMNS",
     "delete_repos",
     "entry_from_row",
     "format_time",
@@ -178,13 +179,13 @@ def upsert_entry(conn: sqlite3.Connection, entry: CatalogEntry) -> None:
     conn.execute(
         """
         INSERT INTO esms (
-            repo_id, sha, last_modified, private, source, base_model, base_model_canonical,
-            task_id, task_subset, architecture, embedding_dim, num_examples, description,
-            problem_count, indexed_at
-        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            repo_id, sha, last_modified, private, gated, source, base_model,
+            base_model_canonical, task_id, task_subset, architecture, embedding_dim,
+            num_examples, description, problem_count, indexed_at
+        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (repo_id) DO UPDATE SET
             sha = excluded.sha, last_modified = excluded.last_modified,
-            private = excluded.private, source = excluded.source,
+            private = excluded.private, gated = excluded.gated, source = excluded.source,
             base_model = excluded.base_model,
             base_model_canonical = excluded.base_model_canonical,
             task_id = excluded.task_id, task_subset = excluded.task_subset,
@@ -197,6 +198,7 @@ def upsert_entry(conn: sqlite3.Connection, entry: CatalogEntry) -> None:
             entry.sha,
             format_time(entry.last_modified),
             int(entry.private),
+            int(entry.gated),
             entry.source,
             meta.base_model,
             entry.base_model_canonical,
@@ -229,13 +231,22 @@ def upsert_unusable(conn: sqlite3.Connection, repo: UnusableRepo) -> None:
     _delete_entries(conn, [repo.repo_id])
     conn.execute(
         """
-        INSERT INTO unusable (repo_id, sha, last_modified, reason, checked_at)
-        VALUES (?, ?, ?, ?, ?)
+        INSERT INTO unusable (repo_id, sha, last_modified, reason, checked_at, private, gated)
+        VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (repo_id) DO UPDATE SET sha = excluded.sha,
             last_modified = excluded.last_modified, reason = excluded.reason,
-            checked_at = excluded.checked_at
+            checked_at = excluded.checked_at, private = excluded.private,
+            gated = excluded.gated
         """,
-        (repo.repo_id, repo.sha, format_time(repo.last_modified), repo.reason, now()),
+        (
+            repo.repo_id,
+            repo.sha,
+            format_time(repo.last_modified),
+            repo.reason,
+            now(),
+            int(repo.private),
+            int(repo.gated),
+        ),
     )
 
 
@@ -255,7 +266,7 @@ def delete_repos(conn: sqlite3.Connection, repo_ids: Iterable[str]) -> None:
 
 def entry_from_row(row: tuple[Any, ...]) -> CatalogEntry:
     """A :class:`CatalogEntry` from a row of :data:`~registry.catalog.query.ENTRY_COLUMNS`."""
-    repo_id, sha, last_modified, canonical, metadata, problems, source, private = row
+    repo_id, sha, last_modified, canonical, metadata, problems, source, private, gated = row
     return CatalogEntry(
         repo_id=repo_id,
         sha=sha,
@@ -265,14 +276,24 @@ def entry_from_row(row: tuple[Any, ...]) -> CatalogEntry:
         problems=tuple(EntryProblem(**problem) for problem in json.loads(problems)),
         source=source,
         private=bool(private),
+        gated=bool(gated),
     )
 
 
+#: Columns that make an :class:`UnusableRepo`, in row order.
+UNUSABLE_COLUMNS = "repo_id, reason, sha, last_modified, private, gated"
+
+
 def unusable_from_row(row: tuple[Any, ...]) -> UnusableRepo:
-    """An :class:`UnusableRepo` from ``repo_id, reason, sha, last_modified``."""
-    repo_id, reason, sha, last_modified = row
+    """An :class:`UnusableRepo` from a row of :data:`UNUSABLE_COLUMNS`."""
+    repo_id, reason, sha, last_modified, private, gated = row
     return UnusableRepo(
-        repo_id=repo_id, reason=reason, sha=sha, last_modified=parse_time(last_modified)
+        repo_id=repo_id,
+        reason=reason,
+        sha=sha,
+        last_modified=parse_time(last_modified),
+        private=bool(private),
+        gated=bool(gated),
     )
 
 

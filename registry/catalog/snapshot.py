@@ -32,10 +32,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._json import load_json
 from .._version import __version__
 from .._yaml import dump_yaml
 from ..errors import CatalogError, UsageError
-from ..metadata import EsmMetadata
+from ..metadata import MAX_METADATA_BYTES, EsmMetadata
 from ..stores.base import check_repo_id
 from .entries import FLAT_COLUMNS, FLAT_KINDS, CatalogEntry, EntryProblem, UnusableRepo, flat_row
 
@@ -69,6 +70,12 @@ _SNAPSHOT_COLUMNS = (
     "private",
     "metadata",
 )
+#: Columns that snapshots written by older versions lack (read as False).
+_OPTIONAL_COLUMNS = ("gated",)
+#: Most rows read from a snapshot (ten times the largest registry expected).
+MAX_SNAPSHOT_ROWS = 1_000_000
+_MAX_TEXT = 1_000
+_MAX_INFO_BYTES = 64_000_000  # the header lists unusable repos and aliases
 _EXPORT_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
@@ -221,7 +228,7 @@ def read_snapshot(data: bytes, *, name: str = "snapshot") -> Snapshot:
         raise CatalogError(f"{name} is not a readable parquet file: {exc}") from exc
     raw = (table.schema.metadata or {}).get(_META_KEY)
     try:
-        info = json.loads(raw) if raw is not None else None
+        info = load_json(raw, max_bytes=_MAX_INFO_BYTES) if raw is not None else None
     except ValueError:
         info = None
     if not isinstance(info, dict):
@@ -231,37 +238,83 @@ def read_snapshot(data: bytes, *, name: str = "snapshot") -> Snapshot:
             f"{name} has snapshot format {info.get('format')!r}; this esm-registry reads "
             f"format {SNAPSHOT_FORMAT} (upgrade esm-registry, or run a full sync instead)"
         )
-    entries = []
-    try:
-        for row in table.select(list(_SNAPSHOT_COLUMNS)).to_pylist():
-            entries.append(
-                CatalogEntry(
-                    repo_id=row["repo_id"],
-                    sha=row["sha"],
-                    last_modified=_parse_time(row["last_modified"]),
-                    base_model_canonical=row["base_model_canonical"],
-                    metadata=EsmMetadata.model_validate_json(row["metadata"]),
-                    problems=tuple(EntryProblem(**p) for p in row["problems"] or ()),
-                    source=row["source"],
-                    private=bool(row["private"]),
+    missing = [column for column in _SNAPSHOT_COLUMNS if column not in table.column_names]
+    optional = [column for column in _OPTIONAL_COLUMNS if column in table.column_names]
+    if missing:
+        raise CatalogError(f"{name} is a damaged catalog snapshot: no column {', '.join(missing)}")
+    if table.num_rows > MAX_SNAPSHOT_ROWS:
+        raise CatalogError(f"{name} has {table.num_rows:,} rows; at most {MAX_SNAPSHOT_ROWS:,}")
+    entries: list[CatalogEntry] = []
+    unusable: list[UnusableRepo] = []
+    for row in table.select([*_SNAPSHOT_COLUMNS, *optional]).to_pylist():
+        try:
+            entries.append(_entry_from_row(row))
+        except Exception as exc:  # one stranger's row: record it, keep the others
+            unusable.append(_bad_row(row, exc))
+    for item in _list(info.get("unusable")):
+        try:
+            unusable.append(
+                UnusableRepo(
+                    repo_id=check_repo_id(item["repo_id"]),
+                    reason=_text(item["reason"]),
+                    sha=item.get("sha"),
+                    last_modified=_parse_time(item.get("last_modified")),
+                    private=bool(item.get("private")),
+                    gated=bool(item.get("gated")),
                 )
             )
-        unusable = [
-            UnusableRepo(
-                repo_id=item["repo_id"],
-                reason=item["reason"],
-                sha=item.get("sha"),
-                last_modified=_parse_time(item.get("last_modified")),
-            )
-            for item in info.get("unusable") or []
-        ]
-        aliases = [
-            (str(alias), str(canonical), str(origin))
-            for alias, canonical, origin in info.get("aliases") or []
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CatalogError(f"{name} is a damaged catalog snapshot: {exc}") from exc
+        except Exception as exc:
+            logger.warning("ignoring a damaged unusable-repo record of %s: %s", name, exc)
+    aliases: list[tuple[str, str, str]] = []
+    for item in _list(info.get("aliases")):
+        try:
+            alias, canonical, origin = item
+            aliases.append((_text(alias), _text(canonical), _text(origin)))
+        except Exception as exc:
+            logger.warning("ignoring a damaged alias record of %s: %s", name, exc)
+    if unusable:
+        logger.info(
+            "%s: %d row(s) could not be read; they are listed as unusable", name, len(unusable)
+        )
     return Snapshot(entries, unusable, aliases, info)
+
+
+def _text(value: Any) -> str:
+    """A short single-line string from a snapshot (written by a stranger)."""
+    if not isinstance(value, str) or len(value) > _MAX_TEXT or not value.isprintable():
+        raise ValueError(f"not a short single-line string: {str(value)[:60]!r}")
+    return value
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _entry_from_row(row: Mapping[str, Any]) -> CatalogEntry:
+    metadata = row["metadata"]
+    if not isinstance(metadata, str) or len(metadata) > MAX_METADATA_BYTES:
+        raise ValueError("the metadata column is not JSON text of a bounded size")
+    return CatalogEntry(
+        repo_id=check_repo_id(row["repo_id"]),
+        sha=row["sha"],
+        last_modified=_parse_time(row["last_modified"]),
+        base_model_canonical=_text(row["base_model_canonical"]),
+        metadata=EsmMetadata.model_validate(load_json(metadata), strict=False),
+        problems=tuple(EntryProblem(**p) for p in row["problems"] or ()),
+        source=row["source"],
+        private=bool(row["private"]),
+        gated=bool(row.get("gated")),
+    )
+
+
+def _bad_row(row: Mapping[str, Any], exc: Exception) -> UnusableRepo:
+    repo_id = row.get("repo_id")
+    try:
+        repo_id = check_repo_id(repo_id) if isinstance(repo_id, str) else None
+    except UsageError:
+        repo_id = None
+    reason = " ".join(f"snapshot row cannot be used: {type(exc).__name__}: {exc}".split())[:300]
+    return UnusableRepo(repo_id=repo_id or "invalid/repo-id", reason=reason)
 
 
 def dataset_card(info: Mapping[str, Any], repo_id: str) -> str:

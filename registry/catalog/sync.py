@@ -35,6 +35,7 @@ from ..stores.base import RegistryStore, RepoInfo
 from .entries import CatalogEntry, UnusableRepo
 from .extract import Draft, Failed, Outcome, Unusable, read_repo
 from .rows import (
+    UNUSABLE_COLUMNS,
     delete_repos,
     get_meta,
     known_shas,
@@ -160,10 +161,19 @@ class _BatchWriter:
             return
         learned: list[tuple[str, str]] = []
         with transaction(self.conn):
-            for outcome in batch:
+            for index, outcome in enumerate(batch):
                 if isinstance(outcome, Draft):
-                    learned += self._write_entry(outcome)
-                elif isinstance(outcome, Unusable):
+                    self.conn.execute("SAVEPOINT esm_entry")
+                    try:
+                        learned += self._write_entry(outcome)
+                    except (sqlite3.Error, ValueError, OverflowError) as exc:
+                        # A stranger's values that the database refuses: that entry only.
+                        self.conn.execute("ROLLBACK TO esm_entry")
+                        outcome = Unusable(outcome.repo, f"cannot be stored: {exc}")
+                        batch[index] = outcome
+                    finally:
+                        self.conn.execute("RELEASE esm_entry")
+                if isinstance(outcome, Unusable):
                     repo = outcome.repo
                     upsert_unusable(
                         self.conn,
@@ -172,6 +182,8 @@ class _BatchWriter:
                             reason=outcome.reason,
                             sha=repo.sha,
                             last_modified=repo.last_modified,
+                            private=repo.private,
+                            gated=repo.gated,
                         ),
                     )
         # Only now, with the batch committed, does it count as done.
@@ -201,6 +213,7 @@ class _BatchWriter:
             problems=draft.problems,
             source=draft.source,
             private=repo.private,
+            gated=repo.gated,
         )
         upsert_entry(self.conn, entry)
         return learned
@@ -275,7 +288,7 @@ def sync_catalog(
     unusable = tuple(
         unusable_from_row(row)
         for row in conn.execute(
-            "SELECT repo_id, reason, sha, last_modified FROM unusable ORDER BY repo_id"
+            f"SELECT {UNUSABLE_COLUMNS} FROM unusable ORDER BY repo_id"  # noqa: S608
         )
     )
     indexed, with_problems = conn.execute(

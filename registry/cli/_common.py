@@ -7,6 +7,8 @@ import sys
 from typing import Any
 
 __all__ = [
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
     "EXIT_INVALID",
     "EXIT_OK",
     "EXIT_USAGE",
@@ -17,6 +19,10 @@ __all__ = [
 
 #: 0 success, 1 invalid input or a failed operation, 2 a usage error.
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+#: Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+#: A bug of esm-registry (EX_SOFTWARE of sysexits.h).
+EXIT_INTERNAL = 70
 
 
 def positive_int(text: str) -> int:

@@ -142,7 +142,9 @@ class Flag:
     """How one field of an option group appears on the command line.
 
     ``kind``: ``value`` (``--flag VALUE``), ``list`` (repeatable), ``switch`` (sets
-    ``True``) or ``off`` (sets ``False``, e.g. ``--no-cache`` for ``cache``).
+    ``True``) or ``off`` (sets ``False``, e.g. ``--no-cache`` for ``cache``). ``dest`` is
+    the attribute of the parsed arguments, when the field's name would clash with another
+    option of the same command (``train`` has a fit's ``--batch-size`` too).
     """
 
     names: tuple[str, ...]
@@ -151,6 +153,7 @@ class Flag:
     type: Callable[[str], Any] | None = None
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
+    dest: str | None = None
 
 
 #: :class:`~registry.ranker.options.TargetOptions` as flags.
@@ -179,7 +182,11 @@ TARGET_FLAGS: Mapping[str, Flag] = {
 #: :class:`~registry.embedding.EmbeddingOptions` as flags (``rank`` and ``train``).
 EMBEDDING_FLAGS: Mapping[str, Flag] = {
     "batch_size": Flag(
-        ("--embedding-batch-size",), "texts per forward pass", type=positive_int, metavar="N"
+        ("--embedding-batch-size",),
+        "texts per forward pass",
+        type=positive_int,
+        metavar="N",
+        dest="embedding_batch_size",
     ),
     "max_length": Flag(("--max-length",), "tokens per text", type=positive_int, metavar="N"),
     "pooling": Flag(
@@ -221,6 +228,12 @@ SCORING_FLAGS: Mapping[str, Flag] = {
         type=positive_int,
         metavar="N",
     ),
+    "rank_correction": Flag(
+        ("--no-rank-correction",),
+        "with no more target examples than dimensions, report hfselect's LogME value "
+        "instead of the corrected evidence",
+        "off",
+    ),
 }
 
 
@@ -249,7 +262,7 @@ def add_option_group(
         names = (*flag.names, *(aliases or {}).get(name, ()))
         default = (defaults or {}).get(name, _default(cls, name))
         shown = f" (default {default})" if flag.kind == "value" and default is not None else ""
-        common: dict[str, Any] = {"dest": name, "help": flag.help + shown}
+        common: dict[str, Any] = {"dest": flag.dest or name, "help": flag.help + shown}
         if flag.kind == "switch":
             parser.add_argument(*names, action="store_true", default=None, **common)
         elif flag.kind == "off":
@@ -271,7 +284,8 @@ def options_from_args(
 ) -> T:
     """The ``cls`` instance the flags of :func:`add_option_group` describe (unset: defaults)."""
     given = dict(defaults or {})
-    given.update(
-        {name: getattr(args, name) for name in flags if getattr(args, name, None) is not None}
-    )
+    for name, flag in flags.items():
+        value = getattr(args, flag.dest or name, None)
+        if value is not None:
+            given[name] = value
     return cls(**given)

@@ -11,11 +11,11 @@ from typing import TextIO
 
 from .._io import atomic_write
 from ..card import CardReport, Problem, find_cards, parse_card, render_card
-from ..card.parse import MAX_CARD_BYTES, read_card
+from ..card.parse import MAX_CARD_BYTES, decode_card, read_card
 from ..card.validate import validate_cards, validate_text
 from ..errors import UsageError
 from ..metadata import load_metadata
-from ..paths import README_NAME
+from ..paths import CONFIG_NAME, README_NAME
 from ..schema import metadata_schema_text
 from ._common import EXIT_INVALID, EXIT_OK, Parser, positive_int
 
@@ -83,6 +83,13 @@ def _cmd_card_validate(args: argparse.Namespace) -> int:
         if not path.exists() and not path.is_symlink():
             raise UsageError(f"no such file or directory: {_one_line(raw)}")
         if not path.is_dir():
+            if args.only_esm_cards:
+                card = _card_of(path)
+                if card is None:
+                    reports.append(CardReport(path, skipped="no README.md beside this config.json"))
+                elif all(card != seen for seen, _ in found):
+                    found.append((card, True))  # judged like a card a directory scan found
+                continue
             found.append((path, False))
             continue
         cards = list(find_cards(path, exclude=args.exclude))
@@ -120,6 +127,14 @@ def _cmd_card_validate(args: argparse.Namespace) -> int:
     else:
         _print_text(reports, sys.stdout, verbose=args.verbose > 0)
     return EXIT_OK if all(r.valid for r in reports) else EXIT_INVALID
+
+
+def _card_of(path: Path) -> Path | None:
+    """The card a changed file stands for: itself, or the README.md beside a config.json."""
+    if path.name != CONFIG_NAME:
+        return path
+    card = path.parent / README_NAME
+    return card if card.is_file() else None
 
 
 def _no_cards_report(folder: Path, skipped: int) -> CardReport:
@@ -168,14 +183,19 @@ def _cmd_card_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_card_parse(args: argparse.Namespace) -> int:
-    path = Path(args.card)
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
-    text, problems = read_card(path)
+    if args.card == "-":  # as `card validate -` does
+        name = "<stdin>"
+        text, problems = decode_card(sys.stdin.buffer.read(MAX_CARD_BYTES + 1))
+    else:
+        path = Path(args.card)
+        if not path.is_file():
+            raise UsageError(f"no such file: {_one_line(args.card)}")
+        name = str(path)
+        text, problems = read_card(path)
     card = parse_card(text) if text is not None else None
     problems = card.problems if card is not None else problems
     for p in problems:
-        where = f"{path}:{p.line}" if p.line else str(path)
+        where = f"{name}:{p.line}" if p.line else name
         sys.stderr.write(f"{where}: {p.severity}: {p.message} ({p.code})\n")
     if card is None or card.metadata is None:
         return EXIT_INVALID
@@ -238,6 +258,13 @@ def add_card_commands(commands: argparse._SubParsersAction[Parser]) -> None:
         metavar="N",
         help="worker processes for large card sets (default: one per CPU)",
     )
+    validate.add_argument(
+        "--only-esm-cards",
+        action="store_true",
+        help="judge named files as a directory scan does: skip a README.md that is not an ESM "
+        "card, and check the README.md beside a named config.json (for pre-commit, which "
+        "names the changed files)",
+    )
     validate.set_defaults(func=_cmd_card_validate)
 
     render = card_commands.add_parser(
@@ -257,7 +284,7 @@ def add_card_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     render.set_defaults(func=_cmd_card_render)
 
     parse = card_commands.add_parser("parse", help="print a card's metadata as JSON")
-    parse.add_argument("card", metavar="CARD")
+    parse.add_argument("card", metavar="CARD", help="the card file; '-' reads it from stdin")
     parse.set_defaults(func=_cmd_card_parse)
 
 

@@ -67,7 +67,7 @@ def _sqlite_errors(func: Command) -> Command:
 def _open(args: argparse.Namespace, *, create: bool = False) -> Catalog:
     from ..catalog import Catalog  # noqa: PLC0415 - keeps `card validate` fast
 
-    catalog = Catalog(args.catalog, create=create)
+    catalog = Catalog(args.catalog, create=create, force=getattr(args, "force", False))
     if not create and catalog.last_sync is None:
         catalog.close()
         raise CatalogError(
@@ -77,17 +77,24 @@ def _open(args: argparse.Namespace, *, create: bool = False) -> Catalog:
     return catalog
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, *, shorten: bool = True) -> str:
     if value is None:
         return "-"
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "-"
     text = " ".join(str(value).split())
-    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+    return text if not shorten or len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+
+
+#: Columns of ids, which people copy into the next command: never shortened.
+_ID_COLUMNS = frozenset({"REPO ID", "BASE MODEL"})
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
-    cells = [list(header)] + [[_cell(value) for value in row] for row in rows]
+    shorten = [name not in _ID_COLUMNS for name in header]
+    cells = [list(header)] + [
+        [_cell(value, shorten=cut) for value, cut in zip(row, shorten, strict=True)] for row in rows
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for row in cells:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
@@ -279,8 +286,13 @@ def _cmd_publish_snapshot(args: argparse.Namespace) -> int:
     check_repo_id(args.repo_id)
     store = open_store(args.registry, token=args.token)
     with _open(args) as catalog:
-        result = catalog.publish_snapshot(store, args.repo_id, private=args.private or None)
-        count = len(catalog)
+        result = catalog.publish_snapshot(
+            store,
+            args.repo_id,
+            private=args.private or None,
+            include_restricted=args.include_private,
+        )
+        count = sum(1 for e in catalog.entries() if args.include_private or not e.restricted)
     sys.stdout.write(f"published a snapshot of {count} entries: {result.url}\n")
     return EXIT_OK
 
@@ -320,6 +332,12 @@ def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
         default=8,
         metavar="N",
         help="repos read at the same time (default 8)",
+    )
+    sync.add_argument(
+        "--force",
+        action="store_true",
+        help="if the catalog file is not a catalog, move it aside and start a new one "
+        "(without: refuse and leave it alone)",
     )
     sync.add_argument(
         "--from-snapshot",
@@ -387,4 +405,10 @@ def add_catalog_commands(commands: argparse._SubParsersAction[Any]) -> None:
     add_registry_options(publish)
     add_catalog_option(publish)
     publish.add_argument("--private", action="store_true", help="create the repo as private")
+    publish.add_argument(
+        "--include-private",
+        action="store_true",
+        help="include private and gated ESMs (left out by default); the snapshot repo must "
+        "then be private",
+    )
     publish.set_defaults(func=_cmd_publish_snapshot)

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ..errors import EsmRegistryError, UsageError
-from ._common import EXIT_INVALID, EXIT_OK, Parser, positive_int
+from ..errors import EsmRegistryError, PublishInterrupted, UsageError
+from ._common import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, Parser, positive_int
 from ._options import add_progress_option, add_registry_options, progress_from_args
 
 if TYPE_CHECKING:
@@ -58,6 +58,8 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     for raw in args.paths:
         if not Path(raw).is_dir():
             raise UsageError(f"no such ESM folder: {raw}")
+    if args.create_pr and args.private:
+        raise UsageError("--private sets the visibility of new repos; --create-pr needs one")
     store = open_store(args.registry, token=args.token)
     private = True if args.private else None
     if args.repo_id is not None:
@@ -69,6 +71,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
                 private=private,
                 dry_run=args.dry_run,
                 template=args.template,
+                create_pr=args.create_pr,
             )
         except UsageError:
             raise
@@ -76,18 +79,33 @@ def _cmd_publish(args: argparse.Namespace) -> int:
             result = PublishResult(args.repo_id, "failed", source=args.paths[0], error=str(exc))
         summary = PublishSummary((result,))
     else:
-        summary = publish_many(
-            args.paths,
-            store,
-            jobs=args.jobs,
-            namespace=args.namespace,
-            private=private,
-            dry_run=args.dry_run,
-            template=args.template,
-            progress=progress_from_args(args),
-        )
+        try:
+            summary = publish_many(
+                args.paths,
+                store,
+                jobs=args.jobs,
+                namespace=args.namespace,
+                private=private,
+                dry_run=args.dry_run,
+                template=args.template,
+                progress=progress_from_args(args),
+                create_pr=args.create_pr,
+            )
+        except PublishInterrupted as stop:
+            return _interrupted(stop, args.dry_run)
     _print_results(summary, sys.stdout, dry_run=args.dry_run)
     return EXIT_OK if summary.ok else EXIT_INVALID
+
+
+def _interrupted(stop: PublishInterrupted, dry_run: bool) -> int:
+    """What was done before Ctrl-C, what was not, and how to go on."""
+    _print_results(stop.summary, sys.stdout, dry_run=dry_run)
+    done = stop.summary.describe()
+    sys.stderr.write(
+        f"esm-registry: interrupted: {done}; {stop.not_reached} not reached. Run the same "
+        "command again to resume: what is done is unchanged and costs no commit.\n"
+    )
+    return EXIT_INTERRUPTED
 
 
 def _cmd_refresh_cards(args: argparse.Namespace) -> int:
@@ -97,14 +115,18 @@ def _cmd_refresh_cards(args: argparse.Namespace) -> int:
     if args.all == bool(args.repo_ids):
         raise UsageError("name the repos to refresh, or pass --all (not both)")
     store = open_store(args.registry, token=args.token)
-    summary = refresh_cards(
-        store,
-        None if args.all else args.repo_ids,
-        dry_run=args.dry_run,
-        template=args.template,
-        jobs=args.jobs,
-        progress=progress_from_args(args),
-    )
+    try:
+        summary = refresh_cards(
+            store,
+            None if args.all else args.repo_ids,
+            dry_run=args.dry_run,
+            template=args.template,
+            jobs=args.jobs,
+            progress=progress_from_args(args),
+            create_pr=args.create_pr,
+        )
+    except PublishInterrupted as stop:
+        return _interrupted(stop, args.dry_run)
     _print_results(summary, sys.stdout, dry_run=args.dry_run)
     return EXIT_OK if summary.ok else EXIT_INVALID
 
@@ -122,6 +144,12 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
         "--template",
         metavar="FILE",
         help="a Jinja2 card template to use instead of the bundled one",
+    )
+    parser.add_argument(
+        "--create-pr",
+        action="store_true",
+        help="open a pull request per changed repo instead of committing (Hub registries; "
+        "for repos you may read but not write)",
     )
     add_progress_option(parser)
 

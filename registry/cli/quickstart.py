@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._install import require_extra
 from ._common import EXIT_OK, Parser, non_negative_int, positive_int
 
 __all__ = ["add_quickstart_command"]
 
 
 def _cmd_quickstart(args: argparse.Namespace) -> int:
+    require_extra("rank", "'quickstart'")
     from ..quickstart import QuickstartSettings, run_quickstart  # noqa: PLC0415 - heavy
 
     settings = QuickstartSettings(
@@ -36,10 +38,14 @@ def _cmd_quickstart(args: argparse.Namespace) -> int:
         counts = ", ".join(
             f"{sum(s == status for s in result.published.values())} {status}" for status in statuses
         )
-        out.write(f"published: {counts} (local registry {result.workspace / 'registry'})\n\n")
-        out.write(result.ranking.to_table(top=None) + "\n")
+        out.write(f"published: {counts} (local registry {result.registry})\n")
+        out.write(f"catalog:   {result.catalog}\n\n")
+        out.write(result.to_table() + "\n")
         timings = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
         out.write(f"\ntimings: {timings}\n")
+        out.write("\nnext, with these ESMs:\n")
+        for command in result.next_commands():
+            out.write(f"  {command}\n")
     elif args.format == "markdown":
         out.write(result.ranking.to_markdown() + "\n")
     elif args.format == "json":
@@ -56,13 +62,15 @@ def add_quickstart_command(commands: argparse._SubParsersAction[Parser]) -> None
         help="train, publish, index and rank on the shipped tasks, offline",
         description="Train one ESM per shipped WordNet intermediate task on "
         "sentence-transformers/all-MiniLM-L6-v2 (or reuse those of an earlier run), publish "
-        "them into a local registry, sync the catalog and rank the intermediate tasks for the "
-        "shipped target task. Needs no Hub access.",
+        "them into the local registry, sync the catalog and rank the intermediate tasks for "
+        "the shipped target task, then print the commands to go on with. Needs no Hub access.",
     )
     quickstart.add_argument(
         "--workspace",
         metavar="DIR",
-        help="folder for the ESMs, registry and catalog (default: $ESM_REGISTRY_HOME/quickstart)",
+        help="folder for the ESMs, their registry and catalog (default: the ESMs in "
+        "$ESM_REGISTRY_HOME/quickstart, published into the local registry and catalog that "
+        "the other commands use)",
     )
     quickstart.add_argument(
         "--fresh", action="store_true", help="retrain the ESMs even if an earlier run left them"

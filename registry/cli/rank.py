@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._install import require_extra
 from ..embedding.options import EmbeddingOptions
 from ..errors import UsageError
 from ..ranker.options import ScoringOptions, TargetOptions
@@ -45,6 +46,7 @@ _TABLE_TOP = 10
 
 
 def _cmd_rank(args: argparse.Namespace) -> int:
+    require_extra("rank", "'rank'")
     # Imported here: the ranker pulls in numpy, the Hub client and (when embedding) torch.
     from ..ranker import OptionGroups, rank  # noqa: PLC0415
 

@@ -21,6 +21,7 @@ import math
 import sys
 from typing import Any
 
+from .._install import require_extra
 from ..embedding.options import EmbeddingOptions
 from ..errors import UsageError
 from ..metadata import Hyperparameters
@@ -65,6 +66,7 @@ def _columns(values: list[str] | None) -> list[str] | None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    require_extra("rank", "'train'")
     # Imported here: torch and transformers take seconds to import.
     from ..train import (  # noqa: PLC0415
         EsmTrainingConfig,
@@ -145,10 +147,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = sys.stdout
     out.write(f"wrote {path}\n")
     out.write(f"  task:            {result.metadata.display_name} ({len(data)} examples)\n")
+    worse = result.worse_than_identity
     if result.validation_mse is not None:
         out.write(
             f"  validation MSE:  {result.validation_mse:.6g} "
-            f"(identity map {result.identity_mse:.6g})\n"
+            f"(identity map {result.identity_mse:.6g})"
+            + ("  WORSE THAN THE IDENTITY MAP: see the warning above" if worse else "")
+            + "\n"
         )
     out.write(f"  training MSE:    {result.train_mse:.6g}\n")
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())

@@ -40,7 +40,7 @@ import numpy as np
 from huggingface_hub import HfApi, try_to_load_from_cache
 from huggingface_hub import constants as hf_constants
 
-from .._progress import progress_bar
+from .._progress import library_bars, progress_bar
 from ..errors import ModelLoadError, UsageError
 from .cache import (
     cache_key,
@@ -496,7 +496,8 @@ class Embedder:
     ) -> np.ndarray[Any, np.dtype[np.float32]]:
         import torch  # noqa: PLC0415 - heavy, only when a model runs
 
-        model, tokenizer, pooling = self.model, self.tokenizer, self.pooling
+        with library_bars(progress):  # transformers draws a bar while loading weights
+            model, tokenizer, pooling = self.model, self.tokenizer, self.pooling
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         left = getattr(tokenizer, "padding_side", "right") == "left"
         device = next(model.parameters()).device

@@ -12,6 +12,11 @@ The flow, left to right:
 5. return a :class:`~registry.ranker.ranking.Ranking`; ESMs that fail to load, do not fit or
    cannot be scored are listed in :attr:`Ranking.skipped` and in one warning.
 
+The same steps are public as stages, so that batch ranking (:mod:`registry.batch`) runs
+exactly what :func:`rank` runs, only spread over workers: :func:`select_candidates`,
+:func:`prepare_target` (embed and factor once: a :class:`TargetWork`), :func:`score_shard`
+(any slice of the candidates against it) and :func:`merge_shards`. :func:`rank` is one shard.
+
 Example:
     >>> ranking = rank("data/reviews.csv", "google-bert/bert-base-uncased",
     ...                registry="hub", text_column="review", label_column="stars")
@@ -25,7 +30,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,13 +38,13 @@ import numpy as np
 from .._progress import progress_bar
 from ..aliases import base_model_ids
 from ..catalog import Catalog
-from ..embedding import Embedder
+from ..embedding import Embedder, EmbeddingOptions
 from ..errors import EsmRegistryError, NoEsmsFoundError, UsageError
 from ..filters import SearchFilters
 from ..stores import RegistryStore, open_store
 from .backends import ScoringBackend, resolve_backend
 from .fetch import EsmRef, FetchedEsm, fetch_esms
-from .options import OptionGroups, route_options
+from .options import OptionGroups, ScoringOptions, TargetOptions, route_options
 from .ranking import RankedEsm, Ranking, SkippedEsm
 from .scoring import (
     DEFAULT_MAX_ITER,
@@ -51,7 +56,20 @@ from .scoring import (
 )
 from .target import Target, TargetSource, load_target
 
-__all__ = ["find_candidates", "rank"]
+__all__ = [
+    "Candidates",
+    "ShardScores",
+    "TargetInfo",
+    "TargetWork",
+    "find_candidates",
+    "make_embedder",
+    "merge_shards",
+    "prepare_target",
+    "rank",
+    "sample_target",
+    "score_shard",
+    "select_candidates",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +151,10 @@ class _Scorer:
         chunk_size: int,
         bar: Any,
         backend: ScoringBackend | None = None,
+        rank_correction: bool = True,
     ) -> None:
         self.backend = backend if backend is not None else resolve_backend()
+        self.rank_correction = rank_correction
         self.stats = stats
         self.features = features
         self.target = target
@@ -197,7 +217,12 @@ class _Scorer:
         assert item.esm is not None
         try:
             features = np.asarray(item.esm.apply(self.features), dtype=np.float64)
-            result = logme(features, self.target.labels, regression=self.target.regression)
+            result = logme(
+                features,
+                self.target.labels,
+                regression=self.target.regression,
+                rank_correction=self.rank_correction,
+            )
         except (ValueError, ArithmeticError, np.linalg.LinAlgError, EsmRegistryError) as exc:
             self.skip(item.source, f"scoring failed: {exc}")
             return
@@ -208,7 +233,11 @@ class _Scorer:
         source = self._linear_pairs(fetched)
         while True:
             stream = score_linear_stream(
-                self.stats, source, chunk_size=self.chunk_size, backend=self.backend
+                self.stats,
+                source,
+                chunk_size=self.chunk_size,
+                rank_correction=self.rank_correction,
+                backend=self.backend,
             )
             try:
                 for result in stream:
@@ -222,14 +251,20 @@ class _Scorer:
     def _score_single(self, item: FetchedEsm) -> None:
         assert item.esm is not None
         try:
-            result = score_linear(self.stats, item.esm.weight, item.esm.bias, backend=self.backend)
+            result = score_linear(
+                self.stats,
+                item.esm.weight,
+                item.esm.bias,
+                rank_correction=self.rank_correction,
+                backend=self.backend,
+            )
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             self.skip(item.source, f"scoring failed: {exc}")
             return
         self.add(item, result)
 
 
-def _notes(entries: Sequence[RankedEsm], target: Target, dim: int) -> list[str]:
+def _notes(entries: Sequence[RankedEsm], num_examples: int, dim: int) -> list[str]:
     notes = []
     stalled = [e for e in entries if not e.converged]
     if stalled:
@@ -238,9 +273,9 @@ def _notes(entries: Sequence[RankedEsm], target: Target, dim: int) -> list[str]:
             f"{len(stalled)} of {len(entries)} ESMs (marked converged=false); their scores "
             "are less reliable"
         )
-    if len(target) <= dim:
+    if num_examples <= dim:
         notes.append(
-            f"the target has {len(target)} examples for {dim}-dimensional embeddings; LogME "
+            f"the target has {num_examples} examples for {dim}-dimensional embeddings; LogME "
             "is more reliable with more examples than dimensions"
         )
     return notes
@@ -252,6 +287,260 @@ def _warn_skipped(skipped: Sequence[SkippedEsm], total: int) -> None:
     shown = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:_SHOWN_SKIPS])
     more = f"; and {len(skipped) - _SHOWN_SKIPS} more" if len(skipped) > _SHOWN_SKIPS else ""
     logger.warning("%d of %d ESMs were skipped: %s%s", len(skipped), total, shown, more)
+
+
+# --- the stages of a ranking ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The ESMs to score for one ranking.
+
+    Attributes:
+        refs: The candidates, each at a known commit when it came from a listing.
+        residual: Filters the listing could not apply, checked on each ESM's metadata.
+        store: Where repo ids are read from (``None`` when every ESM was given as an object
+            or a folder).
+    """
+
+    refs: list[EsmRef]
+    residual: SearchFilters
+    store: RegistryStore | None
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """What merging a target's shards needs: small, so it can travel back to a driver.
+
+    Attributes:
+        base_model: The base model the target was embedded with.
+        pooling: The pooling of the embeddings.
+        summary: The target summary of the ranking (:attr:`Ranking.target`).
+        num_examples: N, the target's examples.
+        embedding_dim: D, the embedding dimension.
+    """
+
+    base_model: str
+    pooling: str
+    summary: dict[str, Any]
+    num_examples: int
+    embedding_dim: int
+
+
+@dataclass(frozen=True, eq=False)
+class TargetWork:
+    """A target embedded and factored once: what every shard of its ESMs is scored against.
+
+    Attributes:
+        info: See :class:`TargetInfo`.
+        target: The sampled target (its labels score non-linear ESMs).
+        features: The target's embeddings, ``(N, D)``.
+        stats: The factored target, for linear ESMs.
+    """
+
+    info: TargetInfo
+    target: Target
+    features: np.ndarray[Any, Any]
+    stats: TargetStatistics
+
+
+@dataclass(frozen=True)
+class ShardScores:
+    """The outcome of scoring one slice of the candidates.
+
+    Attributes:
+        entries: Scored ESMs (unranked).
+        skipped: ESMs that could not be scored, with the reason.
+        filtered: ESMs left out by the residual filters.
+    """
+
+    entries: tuple[RankedEsm, ...] = ()
+    skipped: tuple[SkippedEsm, ...] = ()
+    filtered: int = 0
+
+
+def select_candidates(
+    base_model: str,
+    filters: SearchFilters,
+    *,
+    esms: Iterable[Any] | None = None,
+    registry: RegistryStore | str | None = None,
+    catalog: Catalog | str | os.PathLike[str] | None = None,
+    token: str | None = None,
+) -> Candidates:
+    """The candidates of a ranking: ``esms`` when given, else what the filters select.
+
+    Raises:
+        NoEsmsFoundError: no candidate at all.
+        UsageError, CatalogError, StoreError: see :func:`rank`.
+    """
+    filters = replace(filters, base_model=base_model)
+    store: RegistryStore | None = None
+    if esms is not None:
+        refs = [EsmRef.of(item) for item in esms]
+        residual = replace(filters, base_model=None)  # a mismatch only warns, when scoring
+        if residual.has_problems is not None:
+            raise UsageError("the has_problems filter needs ESMs from a catalog")
+        if any(ref.repo_id is not None for ref in refs):
+            store = _store(registry, catalog, token)
+    else:
+        store = _store(registry, catalog, token)
+        refs, residual = find_candidates(filters, store=store, catalog=catalog)
+    if not refs:
+        where = f" in {store.location}" if store is not None else ""
+        narrowed = replace(filters, base_model=None).describe()
+        raise NoEsmsFoundError(
+            f"no ESMs for the base model {base_model}{where}"
+            f"{f' matching {narrowed}' if narrowed else ''}; check the model id (Hub ids "
+            "such as 'google-bert/bert-base-uncased'), relax the filters, or sync the catalog"
+        )
+    logger.info("%d candidate ESM(s) for %s", len(refs), base_model)
+    return Candidates(refs, residual, store)
+
+
+def sample_target(source: TargetSource, sampling: TargetOptions) -> Target:
+    """Load the target and draw the sample that ``sampling`` describes.
+
+    Raises:
+        UsageError, DatasetError: see :func:`~registry.ranker.target.load_target`.
+    """
+    return load_target(
+        source,
+        text_column=sampling.text_column,
+        label_column=sampling.label_column,
+        regression=sampling.regression,
+        num_examples=sampling.num_examples,
+        seed=sampling.seed,
+        subset=sampling.subset,
+        split=sampling.split,
+    )
+
+
+def make_embedder(base_model: str, embedding: EmbeddingOptions) -> Embedder:
+    """The embedder of ``base_model`` with these options; the model loads on first use."""
+    return Embedder(
+        embedding.model_path if embedding.model_path is not None else base_model,
+        model_id=base_model,
+        pooling=embedding.pooling,
+        device=embedding.device,
+        cache_dir=embedding.cache_dir,
+    )
+
+
+def prepare_target(
+    target: Target,
+    base_model: str,
+    embedding: EmbeddingOptions,
+    *,
+    progress: bool | None = False,
+    embedder: Embedder | None = None,
+) -> TargetWork:
+    """Embed the sampled target once and factor it for LogME.
+
+    ``embedder`` is the one :func:`make_embedder` made for these options, when the caller
+    needed it earlier (to learn the embedding dimension before the model runs).
+
+    Raises:
+        ModelLoadError: the base model cannot be loaded.
+    """
+    embedder = embedder if embedder is not None else make_embedder(base_model, embedding)
+    features = embedder.embed(
+        target.texts,
+        batch_size=embedding.batch_size,
+        max_length=embedding.max_length,
+        progress=progress,
+    )
+    stats = TargetStatistics.from_embeddings(features, target.labels, regression=target.regression)
+    summary = target.describe()
+    summary.update(
+        {
+            "embedding_dim": int(features.shape[1]),
+            "max_length": embedding.max_length,
+            "model_revision": embedder.revision,
+        }
+    )
+    info = TargetInfo(
+        base_model=base_model,
+        pooling=embedder.pooling,
+        summary=summary,
+        num_examples=len(target),
+        embedding_dim=int(features.shape[1]),
+    )
+    return TargetWork(info, target, features, stats)
+
+
+def score_shard(
+    work: TargetWork,
+    refs: Sequence[EsmRef],
+    store: RegistryStore | None,
+    *,
+    filters: SearchFilters,
+    scoring: ScoringOptions,
+    device: str | None = None,
+    progress: bool | None = False,
+    fetched: Iterable[FetchedEsm] | None = None,
+) -> ShardScores:
+    """Fetch ``refs`` from ``store`` and score them against the prepared target.
+
+    Every ESM that cannot be fetched or scored is skipped with its reason; nothing raises
+    for one bad ESM.
+
+    Args:
+        device: Where the decompositions run (``None``: the CPU, or CUDA when the backend
+            is ``torch`` and a GPU is there).
+        fetched: The outcome of :func:`~registry.ranker.fetch.fetch_esms` for ``refs``,
+            when the caller started the downloads early (``rank`` does, to overlap them
+            with the embedding); fetched here otherwise.
+    """
+    if fetched is None:
+        fetched = fetch_esms(
+            refs, store, jobs=scoring.jobs, embedding_dim=work.info.embedding_dim, progress=progress
+        )
+    backend = resolve_backend(
+        scoring.backend, device=device, dtype=scoring.dtype, threads=scoring.threads
+    )
+    with progress_bar(total=len(refs), desc="scoring ESMs", unit="esm", progress=progress) as bar:
+        scorer = _Scorer(
+            work.stats,
+            work.features,
+            work.target,
+            filters=filters,
+            base_ids=set(base_model_ids(work.info.base_model)),
+            chunk_size=scoring.chunk_size,
+            bar=bar,
+            rank_correction=scoring.rank_correction,
+            backend=backend,
+        )
+        scorer.run(fetched)
+    return ShardScores(tuple(scorer.entries), tuple(scorer.skipped), scorer.filtered)
+
+
+def merge_shards(info: TargetInfo, shards: Iterable[ShardScores], *, total: int) -> Ranking:
+    """One :class:`Ranking` from the shards of a target, in any number and order of ESMs.
+
+    Args:
+        info: The prepared target's :class:`TargetInfo`.
+        shards: Every shard's scores, in the order of the candidates (for the skip list).
+        total: Number of candidates, for the warning about skipped ESMs.
+    """
+    entries: list[RankedEsm] = []
+    skipped: list[SkippedEsm] = []
+    filtered = 0
+    for shard in shards:
+        entries.extend(shard.entries)
+        skipped.extend(shard.skipped)
+        filtered += shard.filtered
+    _warn_skipped(skipped, total)
+    if filtered:
+        logger.info("%d ESM(s) did not match the filters", filtered)
+    return Ranking(
+        entries,
+        base_model=info.base_model,
+        pooling=info.pooling,
+        target=info.summary,
+        skipped=skipped,
+        notes=_notes(entries, info.num_examples, info.embedding_dim),
+    )
 
 
 def rank(
@@ -295,7 +584,7 @@ def rank(
             :class:`~registry.embedding.EmbeddingOptions` (``batch_size``, ``max_length``,
             ``pooling``, ``device``, ``model_path``, ``cache``),
             :class:`~registry.ranker.options.ScoringOptions` (``jobs``, ``chunk_size``,
-            ``backend``, ``dtype``, ``threads``) or
+            ``backend``, ``dtype``, ``threads``, ``rank_correction``) or
             :class:`~registry.filters.SearchFilters`, set on top of ``options``.
 
     Returns:
@@ -311,93 +600,35 @@ def rank(
     groups = route_options(options, **keywords)
     if filters is not None:
         groups = replace(groups, filters=SearchFilters.of(filters, **groups.filters.given()))
-    sampling, embedding, scoring = groups.target, groups.embedding, groups.scoring
-    filters = replace(groups.filters, base_model=base_model)
-    loaded = load_target(
-        target,
-        text_column=sampling.text_column,
-        label_column=sampling.label_column,
-        regression=sampling.regression,
-        num_examples=sampling.num_examples,
-        seed=sampling.seed,
-        subset=sampling.subset,
-        split=sampling.split,
-    )
-
+    loaded = sample_target(target, groups.target)
     # Candidates before the (slower) embedding, so a typo in the base model fails fast.
-    store: RegistryStore | None = None
-    if esms is not None:
-        refs = [EsmRef.of(item) for item in esms]
-        residual = replace(filters, base_model=None)  # a mismatch only warns, below
-        if residual.has_problems is not None:
-            raise UsageError("the has_problems filter needs ESMs from a catalog")
-        if any(ref.repo_id is not None for ref in refs):
-            store = _store(registry, catalog, token)
-    else:
-        store = _store(registry, catalog, token)
-        refs, residual = find_candidates(filters, store=store, catalog=catalog)
-    if not refs:
-        where = f" in {store.location}" if store is not None else ""
-        narrowed = replace(filters, base_model=None).describe()
-        raise NoEsmsFoundError(
-            f"no ESMs for the base model {base_model}{where}"
-            f"{f' matching {narrowed}' if narrowed else ''}; check the model id (Hub ids "
-            "such as 'google-bert/bert-base-uncased'), relax the filters, or sync the catalog"
-        )
-    logger.info("%d candidate ESM(s) for %s", len(refs), base_model)
-
-    embedder = Embedder(
-        embedding.model_path if embedding.model_path is not None else base_model,
-        model_id=base_model,
-        pooling=embedding.pooling,
-        device=embedding.device,
-        cache_dir=embedding.cache_dir,
+    found = select_candidates(
+        base_model, groups.filters, esms=esms, registry=registry, catalog=catalog, token=token
     )
+    embedder = make_embedder(base_model, groups.embedding)
     # Downloads start here and overlap the embedding.
     fetched = fetch_esms(
-        refs, store, jobs=scoring.jobs, embedding_dim=embedder.embedding_dim, progress=progress
-    )
-    features = embedder.embed(
-        loaded.texts,
-        batch_size=embedding.batch_size,
-        max_length=embedding.max_length,
+        found.refs,
+        found.store,
+        jobs=groups.scoring.jobs,
+        embedding_dim=embedder.embedding_dim,
         progress=progress,
     )
-    stats = TargetStatistics.from_embeddings(features, loaded.labels, regression=loaded.regression)
-
-    with progress_bar(total=len(refs), desc="scoring ESMs", unit="esm", progress=progress) as bar:
-        scorer = _Scorer(
-            stats,
-            features,
-            loaded,
-            filters=residual,
-            base_ids=set(base_model_ids(base_model)),
-            chunk_size=scoring.chunk_size,
-            bar=bar,
-            backend=resolve_backend(
-                scoring.backend,
-                device=embedding.device,
-                dtype=scoring.dtype,
-                threads=scoring.threads,
-            ),
+    try:
+        work = prepare_target(
+            loaded, base_model, groups.embedding, progress=progress, embedder=embedder
         )
-        scorer.run(fetched)
-    _warn_skipped(scorer.skipped, len(refs))
-    if scorer.filtered:
-        logger.info("%d ESM(s) did not match the filters", scorer.filtered)
-    summary = loaded.describe()
-    summary.update(
-        {
-            "embedding_dim": int(features.shape[1]),
-            "max_length": embedding.max_length,
-            "model_revision": embedder.revision,
-        }
+    except BaseException:
+        fetched.close()  # the downloads started above stop with the ranking
+        raise
+    shard = score_shard(
+        work,
+        found.refs,
+        found.store,
+        filters=found.residual,
+        scoring=groups.scoring,
+        device=groups.embedding.device,
+        progress=progress,
+        fetched=fetched,
     )
-    return Ranking(
-        scorer.entries,
-        base_model=base_model,
-        pooling=embedder.pooling,
-        target=summary,
-        skipped=scorer.skipped,
-        notes=_notes(scorer.entries, loaded, int(features.shape[1])),
-    )
+    return merge_shards(work.info, [shard], total=len(found.refs))

@@ -52,7 +52,7 @@ from ..metadata import EsmMetadata, load_metadata
 from ..paths import CONFIG_NAME, WEIGHTS_NAME
 from ..stores.base import RegistryStore, check_repo_id
 
-__all__ = ["EsmRef", "FetchedEsm", "fetch_esms", "load_esm", "weights_size_bounds"]
+__all__ = ["EsmRef", "FetchStream", "FetchedEsm", "fetch_esms", "load_esm", "weights_size_bounds"]
 
 logger = logging.getLogger(__name__)
 
@@ -277,8 +277,9 @@ def _stop(pool: ThreadPoolExecutor, pending: deque[Any]) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-class _Fetcher(Iterator[FetchedEsm]):
-    """The download stage runs ahead on a thread pool; loading happens as results are taken."""
+class FetchStream(Iterator[FetchedEsm]):
+    """What :func:`fetch_esms` returns: downloads run ahead on a thread pool, each ESM is
+    loaded as it is taken, and :meth:`close` stops the downloads early."""
 
     def __init__(
         self,
@@ -354,7 +355,7 @@ def fetch_esms(
     progress: bool | None = None,
     total: int | None = None,
     prefetch: int | None = None,
-) -> Iterator[FetchedEsm]:
+) -> FetchStream:
     """Fetch ESMs on ``jobs`` threads; yield each outcome in input order.
 
     Downloads start when this is called, not when the first result is asked for, so
@@ -389,7 +390,7 @@ def fetch_esms(
         raise UsageError(f"prefetch must be at least 1, got {prefetch}")
     if total is None and isinstance(items, Sized):
         total = len(items)
-    return _Fetcher(
+    return FetchStream(
         (EsmRef.of(item) for item in items),
         store,
         jobs=jobs,

@@ -99,6 +99,8 @@ class ScoringOptions:
         dtype: ``float64`` (agrees with hfselect to 1e-6) or ``float32`` (faster; the
             README says how much scores move).
         threads: CPU threads for scoring; ``None``: every core the process may use.
+        rank_correction: With N <= D, report the evidence with the full D-dimensional prior
+            (the default); ``False`` reports hfselect's value (see :mod:`.scoring`).
     """
 
     jobs: int = 8
@@ -106,6 +108,7 @@ class ScoringOptions:
     backend: str = "auto"
     dtype: str = "float64"
     threads: int | None = None
+    rank_correction: bool = True
 
     def __post_init__(self) -> None:
         for name in ("jobs", "chunk_size", "threads"):

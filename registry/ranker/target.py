@@ -236,7 +236,7 @@ def load_target(
         (['a [SEP] x', 'c [SEP] z'], True)
     """
     if isinstance(source, Target):
-        return source
+        return _rankable(source)
     texts_cols = _columns(text_column, DEFAULT_TEXT_COLUMN, "text_column")
     label_cols = _columns(label_column, DEFAULT_LABEL_COLUMN, "label_column")
     if not regression and len(label_cols) > 1:
@@ -263,11 +263,6 @@ def load_target(
             rows.source,
             rows.class_names.get(label_cols[0]),
         )
-        if len(label_names) < 2:
-            logger.warning(
-                "the sampled target has a single class (%s): every ESM will score alike",
-                label_names[0],
-            )
     target = Target(
         texts=rows.texts,
         labels=labels,
@@ -283,4 +278,28 @@ def load_target(
         seed=seed if num_examples is not None else None,
     )
     logger.info("target: %r", target)
+    return _rankable(target)
+
+
+def _rankable(target: Target) -> Target:
+    """``target`` if ESMs can be told apart on it: two examples and, for classes, two labels.
+
+    With one example or one class every ESM explains the labels equally well, so a
+    ranking would be an order of rounding errors presented as a result.
+
+    Raises:
+        DatasetError: too few examples or classes (the message says how many it has).
+    """
+    if len(target) < 2:
+        raise DatasetError(
+            f"the target {target.source} has {len(target)} usable example; ranking needs at "
+            "least two (and more examples than the embedding dimension for reliable scores)"
+        )
+    if not target.regression and len(np.unique(target.labels)) < 2:
+        only = target.label_names[0] if target.label_names else target.labels[0]
+        raise DatasetError(
+            f"every example of the target {target.source} has the same label ({only!s}) "
+            f"in the {len(target)} rows sampled; ranking needs at least two classes (check "
+            "--label-column, or sample more rows with --num-examples)"
+        )
     return target

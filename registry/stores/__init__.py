@@ -38,6 +38,7 @@ from .base import (
     ESM_TAG,
     CommitResult,
     RegistryStore,
+    RepoCommit,
     RepoFile,
     RepoInfo,
     RepoType,
@@ -50,6 +51,7 @@ __all__ = [
     "ESM_TAG",
     "CommitResult",
     "RegistryStore",
+    "RepoCommit",
     "RepoFile",
     "RepoInfo",
     "RepoType",
@@ -57,6 +59,7 @@ __all__ = [
     "file_matches",
     "git_blob_sha1",
     "open_store",
+    "supports_pull_requests",
 ]
 
 
@@ -124,3 +127,11 @@ def _local_store(path: str) -> _local.LocalStore:
     if root.exists() and not root.is_dir():
         raise UsageError(f"registry folder {root} is a file, not a folder")
     return _local.LocalStore(root)
+
+
+def supports_pull_requests(store: RegistryStore) -> bool:
+    """Whether ``store.commit(..., create_pr=True)`` can work: on the Hub, not in a folder.
+
+    Lets callers refuse ``create_pr`` before any work rather than once per repo.
+    """
+    return isinstance(store, _hub.HubStore)

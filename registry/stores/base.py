@@ -3,17 +3,21 @@
 A *registry store* holds repos the way the Hugging Face Hub does: ``namespace/name`` repos
 whose files change only through commits. ESMs are *model* repos; catalog snapshots are
 *dataset* repos (``repo_type="dataset"``), a separate name space, so a model and a dataset
-may share an id. The publisher writes through :meth:`RegistryStore.commit`; the catalog
-reads through :meth:`RegistryStore.list_esms`, :meth:`RegistryStore.repo_info` and
+may share an id. The publisher writes through :meth:`RegistryStore.commit` (which can also
+open a pull request, on the Hub); the catalog reads through
+:meth:`RegistryStore.list_esms`, :meth:`RegistryStore.repo_info` and
 :meth:`RegistryStore.read_file`; the ranker opens ESM files in place through
-:meth:`RegistryStore.local_path`. Callers never need to know which store they hold: what
-a store is made of stays inside :mod:`registry.stores`.
+:meth:`RegistryStore.local_path`; people download a repo into a folder with
+:meth:`RegistryStore.download` and read its :meth:`RegistryStore.history`. Callers never
+need to know which store they hold: what a store is made of stays inside
+:mod:`registry.stores`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +32,7 @@ __all__ = [
     "ESM_TAG",
     "CommitResult",
     "RegistryStore",
+    "RepoCommit",
     "RepoFile",
     "RepoInfo",
     "RepoType",
@@ -56,12 +61,16 @@ def check_repo_id(repo_id: str) -> str:
     Raises:
         UsageError: the id has no namespace or breaks the Hub's naming rules.
     """
+    if not isinstance(repo_id, str):
+        raise UsageError(f"a repo id must be a string, not {type(repo_id).__name__}")
+    shown = repr(repo_id[:120])  # repr: a newline in an id cannot split the message
     try:
         validate_repo_id(repo_id)
     except HFValidationError as exc:
-        raise UsageError(f"{repo_id!r} is not a valid repo id: {exc}") from None
+        reason = " ".join(str(exc).replace(repo_id, "<id>").split())
+        raise UsageError(f"{shown} is not a valid repo id: {reason}") from None
     if repo_id.count("/") != 1:
-        raise UsageError(f"{repo_id!r} is not a full repo id; use 'namespace/name'")
+        raise UsageError(f"{shown} is not a full repo id; use 'namespace/name'")
     return repo_id
 
 
@@ -123,6 +132,7 @@ class RepoInfo:
             ``base_model:…``, ``dataset:…``, …).
         card_data: The card's YAML front matter (empty without a card).
         private: Whether the repo is private.
+        gated: Whether the repo is gated (users must accept conditions to read it).
         files: path -> file, when the store was asked for files (``repo_info``);
             ``None`` in listings.
     """
@@ -133,6 +143,7 @@ class RepoInfo:
     tags: tuple[str, ...] = ()
     card_data: Mapping[str, Any] = field(default_factory=dict)
     private: bool = False
+    gated: bool = False
     files: Mapping[str, RepoFile] | None = None
 
 
@@ -142,13 +153,37 @@ class CommitResult:
 
     Attributes:
         commit_id: The new commit, or the current head when nothing changed.
-        url: Where a person can look at the repo (a web URL or a local path).
+        url: Where a person can look at the repo (a web URL or a local path), or at the
+            pull request when one was opened.
         created: False when the content was already there and no commit was made.
+        pr_url: The pull request opened by ``commit(..., create_pr=True)``, else ``None``.
     """
 
     commit_id: str
     url: str
     created: bool
+    pr_url: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepoCommit:
+    """One commit of a repo's main branch, as :meth:`RegistryStore.history` lists it.
+
+    Attributes:
+        id: The commit id (40 hex digits).
+        message: The commit title.
+        date: When it was made (UTC), when the store says.
+        authors: Who made it, when the store says (the Hub does; a local folder does not).
+        description: The rest of the commit message (the Hub's commit description).
+        parent: The previous commit of the branch, when the store records it.
+    """
+
+    id: str
+    message: str
+    date: datetime | None = None
+    authors: tuple[str, ...] = ()
+    description: str = ""
+    parent: str | None = None
 
 
 @runtime_checkable
@@ -254,6 +289,7 @@ class RegistryStore(Protocol):
         private: bool | None = None,
         parent: str | None = None,
         repo_type: RepoType = "model",
+        create_pr: bool = False,
     ) -> CommitResult:
         """Add or replace ``files`` in one atomic commit, creating the repo when needed.
 
@@ -270,16 +306,53 @@ class RegistryStore(Protocol):
                 exist and the commit fails with :class:`~registry.errors.StoreConflictError`
                 if the head moved on.
             repo_type: ``model`` (ESMs) or ``dataset`` (catalog snapshots).
+            create_pr: Propose the change as a pull request against the main branch instead
+                of committing to it (for repos one may read but not write). The repo must
+                exist; no pull request is opened when the files are already in place.
 
         Returns:
             The commit; ``created`` is False (and no commit is made) when every file already
-            has this content, and ``commit_id`` is then the current head.
+            has this content, and ``commit_id`` is then the current head. With
+            ``create_pr``, ``pr_url`` (and ``url``) is the pull request.
 
         Raises:
-            RepoNotFoundError: ``parent`` was given and the repo does not exist.
+            RepoNotFoundError: ``parent`` or ``create_pr`` was given and the repo does not
+                exist.
             StoreConflictError: ``parent`` is not the head any more, or the repo kept
                 changing under the commit.
             StoreAuthError: no right to create or write the repo.
+            UsageError: ``create_pr`` on a store without pull requests (a local folder).
+        """
+        ...
+
+    def history(self, repo_id: str, *, repo_type: RepoType = "model") -> Sequence[RepoCommit]:
+        """The commits of the repo's main branch, newest first (like ``git log``).
+
+        Raises:
+            RepoNotFoundError: no such repo.
+        """
+        ...
+
+    def download(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None = None,
+        local_dir: str | os.PathLike[str] | None = None,
+        repo_type: RepoType = "model",
+    ) -> Path:
+        """Every file of the repo at ``revision`` (default: the main branch), in a folder.
+
+        Without ``local_dir`` the folder is the store's own read-only copy (the Hub's
+        download cache, a local registry's snapshot); with it, the files are written into
+        ``local_dir`` (created if needed; files of the same name are replaced, others are
+        left alone), through the cache on the Hub.
+
+        Returns:
+            The folder that holds the files.
+
+        Raises:
+            RepoNotFoundError: no such repo or revision.
         """
         ...
 

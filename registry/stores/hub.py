@@ -9,7 +9,10 @@ has the content to commit, that is all: no commit is made. Otherwise only the fi
 differ are sent with ``create_commit(parent_commit=<the head read>)``: ``validate-yaml``
 (when the card changes), ``preupload`` and the commit POST. A repo that does not exist
 yet is created first. So publishing one ESM costs 1 request when it is unchanged, 4 when
-it changed and 5 when its repo is new.
+it changed and 5 when its repo is new. ``commit(..., create_pr=True)`` costs the same 1 or 4
+and opens a pull request instead of writing to ``main`` (the repo must exist).
+:meth:`HubStore.history` is ``list_repo_commits``; :meth:`HubStore.download` is
+``snapshot_download`` (the revision, its file tree, then a ``HEAD`` and a ``GET`` per file).
 
 ``huggingface_hub`` retries preupload, LFS transfers and listings itself, but sends
 ``create_repo``, ``validate-yaml``, ``model_info`` and the commit POST of ``create_commit``
@@ -55,8 +58,16 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.utils import HFValidationError, get_token_to_send, validate_repo_id
+from huggingface_hub.utils import (
+    HFValidationError,
+    build_hf_headers,
+    get_token_to_send,
+    hf_raise_for_status,
+    http_backoff,
+    validate_repo_id,
+)
 
+from .._secrets import known_tokens
 from .._version import __version__
 from ..errors import (
     EsmRegistryError,
@@ -70,6 +81,7 @@ from ..errors import (
 from .base import (
     ESM_TAG,
     CommitResult,
+    RepoCommit,
     RepoFile,
     RepoInfo,
     RepoType,
@@ -336,15 +348,55 @@ class HubStore:
             author: Only repos of this user or organisation.
         """
         filters = list(dict.fromkeys([ESM_TAG, *tags]))
+        params: dict[str, Any] = {"filter": filters, "expand": list(_LISTING_FIELDS)}
+        if author:
+            params["author"] = author
+        url: str | None = f"{self.endpoint}/api/models"
+        pages = 0
+        while url is not None:
+            page, url = self._listing_page(url, params if pages == 0 else None)
+            pages += 1
+            for index, item in enumerate(page):
+                yield _listed_repo(item, where=f"{self.endpoint} listed, item {index + 1}")
+            if pages >= _MAX_LISTING_PAGES:
+                raise StoreError(
+                    f"{self.endpoint} answered more than {_MAX_LISTING_PAGES:,} listing pages; "
+                    "stopping (is it a Hub-compatible server?)"
+                )
+
+    def _listing_page(
+        self, url: str, params: Mapping[str, Any] | None
+    ) -> tuple[list[Any], str | None]:
+        """One page of a listing, checked to be a JSON list, and the next page's URL.
+
+        The listing is read here rather than through the client, which would take a JSON
+        object for an empty listing, and an empty listing makes a sync remove everything.
+        """
+        headers = build_hf_headers(
+            token=self._token, library_name="esm-registry", library_version=__version__
+        )
+
+        def request() -> Any:
+            # Retries follow this store's policy (in _call), like its other calls.
+            response = http_backoff("GET", url, params=params, headers=headers, max_retries=0)
+            hf_raise_for_status(response)
+            return response
+
+        response = self._call("list ESMs", None, request)
         try:
-            for model in self._api.list_models(
-                filter=filters,
-                author=author,
-                expand=["sha", "lastModified", "tags", "cardData", "private"],
-            ):
-                yield _repo_info(model, files=False)
-        except Exception as exc:
-            raise self._translate(exc, "list ESMs", None) from exc
+            data = response.json()
+        except ValueError:
+            raise StoreError(
+                f"cannot list ESMs on {self.endpoint}: the answer is not JSON (expected a "
+                "JSON list of repos); is it a Hub-compatible server?"
+            ) from None
+        if not isinstance(data, list):
+            raise StoreError(
+                f"cannot list ESMs on {self.endpoint}: expected a JSON list of repos, got a "
+                f"JSON {_json_kind(data)}; is it a Hub-compatible server?"
+            )
+        next_url = response.links.get("next", {}).get("url")
+        return data, next_url if isinstance(next_url, str) and next_url else None
 
     def repo_info(
         self, repo_id: str, revision: str | None = None, *, repo_type: RepoType = "model"
@@ -362,7 +414,7 @@ class HubStore:
                 repo_id, revision=revision, repo_type=repo_type, files_metadata=True
             ),
         )
-        return _repo_info(info, files=True)
+        return self._converted(info, f"read {_kind(repo_type)}{repo_id}")
 
     def local_path(
         self,
@@ -408,6 +460,64 @@ class HubStore:
             lambda: self._api.repo_exists(repo_id, repo_type=repo_type),
         )
 
+    def history(self, repo_id: str, *, repo_type: RepoType = "model") -> list[RepoCommit]:
+        """The main branch's commits, newest first (``list_repo_commits``: one request per
+        page of 50 commits, retried under the policy).
+
+        The Hub does not say which commit is a commit's parent, so ``parent`` is ``None``.
+        """
+        check_repo_id(repo_id)
+        check_repo_type(repo_type)
+        label = f"{_kind(repo_type)}{repo_id}"
+        commits = self._call(
+            "read the history of",
+            label,
+            lambda: self._api.list_repo_commits(repo_id, repo_type=repo_type),
+        )
+        try:
+            return [
+                RepoCommit(
+                    id=str(commit.commit_id),
+                    message=str(commit.title or ""),
+                    date=commit.created_at,
+                    authors=tuple(str(author) for author in commit.authors or ()),
+                    description=str(commit.message or ""),
+                )
+                for commit in commits
+            ]
+        except (TypeError, AttributeError) as exc:
+            raise self._translate(exc, "read the history of", label) from exc
+
+    def download(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None = None,
+        local_dir: str | os.PathLike[str] | None = None,
+        repo_type: RepoType = "model",
+    ) -> Path:
+        """Every file of the repo, with ``snapshot_download``: into the download cache (the
+        snapshot folder is returned), or replicated in ``local_dir``.
+
+        One request for the revision's file list, then one per file not yet downloaded;
+        offline (``HF_HUB_OFFLINE=1``) a revision already in the cache needs none.
+        """
+        check_repo_id(repo_id)
+        check_repo_type(repo_type)
+        label = f"{_kind(repo_type)}{repo_id}"
+        folder = self._call(
+            "download",
+            label,
+            lambda: self._api.snapshot_download(
+                repo_id,
+                repo_type=repo_type,
+                revision=revision,
+                cache_dir=self.cache_dir,
+                local_dir=None if local_dir is None else Path(local_dir),
+            ),
+        )
+        return Path(str(folder))
+
     def canonical_model_id(self, model_id: str) -> str:
         """The id the Hub answers for ``model_id`` (one ``model_info`` request).
 
@@ -448,6 +558,7 @@ class HubStore:
         private: bool | None = None,
         parent: str | None = None,
         repo_type: RepoType = "model",
+        create_pr: bool = False,
     ) -> CommitResult:
         """Add or replace ``files`` in one commit; see :meth:`RegistryStore.commit`.
 
@@ -455,6 +566,13 @@ class HubStore:
         the files are in place, ``create_repo`` when the repo is missing (unless ``parent``
         was given), then one ``create_commit`` of the files that differ, made against the
         head just read.
+
+        With ``create_pr`` the same ``create_commit`` opens a pull request based on the
+        head just read (the Hub then takes ``parent_commit`` as the base of the pull
+        request, so a head that moved meanwhile is no conflict). The repo must exist. A
+        pull request leaves the main branch as it was, so a commit request that failed
+        after it may have landed cannot be checked by reading the repo again: it is not
+        repeated (a retry could open a second pull request), and the error says so.
         """
         check_repo_id(repo_id)
         check_repo_type(repo_type)
@@ -462,14 +580,15 @@ class HubStore:
             raise UsageError("a commit needs at least one file")
         label = f"{_kind(repo_type)}{repo_id}"
         url = self.repo_url(repo_id, repo_type=repo_type)
+        action = "open a pull request on" if create_pr else "commit to"
         landed = False  # a commit POST failed after it may have been applied
         conflict: Exception | None = None
         for attempt in range(self.retry.attempts):
             remote = self._head(repo_id, repo_type, label)
             if remote is None:
-                if parent is not None:
+                if parent is not None or create_pr:
                     raise RepoNotFoundError(
-                        f"cannot commit to {label} on {self.endpoint}: the repo does not exist"
+                        f"cannot {action} {label} on {self.endpoint}: the repo does not exist"
                     )
                 self._call(
                     "create",
@@ -512,9 +631,18 @@ class HubStore:
                         commit_message=message,
                         parent_commit=remote.sha if remote is not None else None,
                         repo_type=repo_type,
+                        create_pr=create_pr,
                     )
             except Exception as exc:
                 at_commit = _hit_commit_endpoint(exc)
+                if create_pr and at_commit:
+                    error = self._translate(exc, action, label)
+                    if _is_retryable(exc) and isinstance(error, StoreError):
+                        error = type(error)(
+                            f"{error} The pull request may have been opened anyway: look at "
+                            f"the pull requests of {url} before trying again."
+                        )
+                    raise error from exc
                 landed = landed or (at_commit and _is_retryable(exc))
                 if at_commit and _status(exc) in _CONFLICT_STATUSES:
                     if parent is not None and not landed:
@@ -528,9 +656,12 @@ class HubStore:
             # an earlier request of ours may have landed, another writer's otherwise.
             created = not noop or landed
             logger.debug(
-                "commit to %s: %s %s", label, "created" if created else "unchanged", info.oid
+                "%s %s: %s %s", action, label, "created" if created else "unchanged", info.oid
             )
-            return CommitResult(commit_id=info.oid, url=url, created=created)
+            pr_url = info.pr_url if create_pr and created else None
+            return CommitResult(
+                commit_id=info.oid, url=pr_url or url, created=created, pr_url=pr_url
+            )
         assert conflict is not None, "_before_retry raises on the last attempt"
         raise self._translate(
             conflict, "commit to", label, attempts=self.retry.attempts
@@ -546,7 +677,7 @@ class HubStore:
             )
         except RepoNotFoundError:
             return None
-        return _repo_info(info, files=True)
+        return self._converted(info, f"read {_kind(repo_type)}{repo_id}")
 
     def delete(
         self, repo_id: str, *, missing_ok: bool = False, repo_type: RepoType = "model"
@@ -599,11 +730,16 @@ class HubStore:
         )
         policy.sleep(wait)
 
+    def _converted(self, info: Any, action: str) -> RepoInfo:
+        """The client's answer as a :class:`RepoInfo`; a malformed one is a StoreError."""
+        try:
+            return _repo_info(info, files=True)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise self._translate(exc, action, None) from exc
+
     def _secrets(self) -> list[str]:
         secrets = [self._token] if isinstance(self._token, str) else []
-        env_token = os.environ.get("HF_TOKEN")
-        if env_token:
-            secrets.append(env_token)
+        secrets += known_tokens()
         return [secret for secret in secrets if len(secret) >= 4]
 
     def _redact(self, text: str) -> str:
@@ -652,6 +788,13 @@ class HubStore:
             return StoreUnavailableError(f"{where}: {self._describe(exc)}{tries}")
         if isinstance(exc, ValueError):  # e.g. the Hub refused the card's YAML
             return StoreError(f"{where}: {self._redact(str(exc))}")
+        if isinstance(exc, KeyError | TypeError | AttributeError | IndexError):
+            # The client could not read the answer: JSON of a shape the Hub never sends.
+            return StoreError(
+                f"{where}: the answer has an unexpected shape "
+                f"({type(exc).__name__}: {self._redact(str(exc))}); is {self.endpoint} a "
+                "Hub-compatible server?"
+            )
         return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
     def _translate_http(
@@ -706,6 +849,77 @@ def _holds(remote: RepoInfo, files: Mapping[str, bytes]) -> bool:
     )
 
 
+#: What a listing asks the Hub to include for each repo.
+_LISTING_FIELDS = ("sha", "lastModified", "tags", "cardData", "private", "gated")
+#: A listing is paginated by 1,000; this many pages is ten million repos.
+_MAX_LISTING_PAGES = 10_000
+
+
+def _json_kind(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
+        type(value), "number" if isinstance(value, int | float) else "null"
+    )
+
+
+def _listed_repo(item: Any, *, where: str) -> RepoInfo:
+    """A :class:`RepoInfo` from one listing item, every field checked for its JSON type.
+
+    Raises:
+        StoreError: the item is not what the Hub sends (names the field and the type).
+    """
+
+    def wrong(field: str, expected: str, value: Any) -> StoreError:
+        return StoreError(
+            f"{where}: expected {expected} for '{field}', got a JSON {_json_kind(value)}"
+        )
+
+    if not isinstance(item, dict):
+        raise StoreError(
+            f"{where}: expected a JSON object for a repo, got a JSON {_json_kind(item)}"
+        )
+    repo_id = item.get("id")
+    if not isinstance(repo_id, str):
+        raise wrong("id", "the repo id as a string", repo_id)
+    try:
+        check_repo_id(repo_id)
+    except UsageError as exc:
+        raise StoreError(f"{where}: {exc}") from None
+    sha = item.get("sha")
+    if sha is not None and not isinstance(sha, str):
+        raise wrong("sha", "a commit id string", sha)
+    tags = item.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise wrong("tags", "a list of strings", tags)
+    card = item.get("cardData") or {}
+    if not isinstance(card, dict):
+        raise wrong("cardData", "an object", card)
+    private = item.get("private", False)
+    if not isinstance(private, bool):
+        raise wrong("private", "true or false", private)
+    gated = item.get("gated", False)
+    if not isinstance(gated, bool | str):
+        raise wrong("gated", "false, 'auto' or 'manual'", gated)
+    modified = item.get("lastModified")
+    try:
+        last_modified = (
+            datetime.fromisoformat(modified.replace("Z", "+00:00"))
+            if isinstance(modified, str)
+            else None
+        )
+    except ValueError:
+        raise wrong("lastModified", "an ISO 8601 date", modified) from None
+    return RepoInfo(
+        repo_id=repo_id,
+        sha=sha,
+        last_modified=last_modified,
+        tags=tuple(tags),
+        card_data=card,
+        private=private,
+        gated=bool(gated),
+        files=None,
+    )
+
+
 def _repo_info(model: Any, *, files: bool) -> RepoInfo:
     """Our :class:`RepoInfo` from a ``huggingface_hub`` ``ModelInfo`` or ``DatasetInfo``."""
     card = getattr(model, "card_data", None)
@@ -730,5 +944,6 @@ def _repo_info(model: Any, *, files: bool) -> RepoInfo:
         tags=tuple(model.tags or ()),
         card_data=card_data,
         private=bool(model.private),
+        gated=bool(getattr(model, "gated", False)),  # False, "auto" or "manual"
         files=entries,
     )

@@ -61,6 +61,7 @@ from ..paths import README_NAME
 from .base import (
     ESM_TAG,
     CommitResult,
+    RepoCommit,
     RepoFile,
     RepoInfo,
     RepoType,
@@ -82,9 +83,9 @@ _STAGING_PREFIX = ".tmp-"
 _MAIN = "main"
 
 
-@dataclass(frozen=True)
-class CommitRecord:
-    """One commit of a local repo.
+@dataclass(frozen=True, kw_only=True)
+class CommitRecord(RepoCommit):
+    """One commit of a local repo: a :class:`~registry.stores.base.RepoCommit` with its files.
 
     Attributes:
         id: The commit id (40 hex digits).
@@ -97,11 +98,8 @@ class CommitRecord:
         tags: Tags derived from the card and files, as the Hub derives them.
     """
 
-    id: str
-    parent: str | None
-    tree: str
-    message: str
     date: datetime
+    tree: str
     files: Mapping[str, RepoFile]
     card_data: Mapping[str, Any]
     tags: tuple[str, ...]
@@ -237,8 +235,11 @@ class LocalStore:
             raise RepoNotFoundError(f"{repo_id} has no revision {revision!r}")
         return self._record(repo_id, revision)
 
-    def history(self, repo_id: str) -> list[CommitRecord]:
+    def history(self, repo_id: str, *, repo_type: RepoType = "model") -> list[CommitRecord]:
         """Every commit of the repo, newest first (like ``git log``)."""
+        area = self._area(repo_type)
+        if area is not self:
+            return area.history(repo_id)
         commits = []
         commit_id = self._head(repo_id)
         if commit_id is None:
@@ -328,6 +329,35 @@ class LocalStore:
         """Whether the repo has been committed to."""
         return self._area(repo_type)._head(repo_id) is not None
 
+    def download(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None = None,
+        local_dir: str | os.PathLike[str] | None = None,
+        repo_type: RepoType = "model",
+    ) -> Path:
+        """The commit's snapshot folder itself (read-only), or a copy in ``local_dir``.
+
+        A copy replaces files of the same name in ``local_dir`` (each written atomically)
+        and leaves its other files alone, like a download from the Hub into a folder.
+        """
+        area = self._area(repo_type)
+        record = area._resolve(repo_id, revision)
+        snapshot = area._meta(repo_id) / "snapshots" / record.id
+        if local_dir is None:
+            return snapshot
+        target = Path(local_dir).expanduser()
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"{target} is a file, not a folder to download into")
+        for path in sorted(record.files):
+            _check_path(path)  # the record is read from disk: never write outside the folder
+            destination = target / path
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(destination, (snapshot / path).read_bytes())
+        logger.info("copied %s at %s into %s", repo_id, record.id[:8], target)
+        return target.absolute()
+
     # --- writing -------------------------------------------------------------------------
 
     def commit(
@@ -339,8 +369,18 @@ class LocalStore:
         private: bool | None = None,
         parent: str | None = None,
         repo_type: RepoType = "model",
+        create_pr: bool = False,
     ) -> CommitResult:
-        """Add or replace ``files`` in one atomic commit; see :meth:`RegistryStore.commit`."""
+        """Add or replace ``files`` in one atomic commit; see :meth:`RegistryStore.commit`.
+
+        ``create_pr`` is refused (:class:`~registry.errors.UsageError`): a folder has no
+        pull requests.
+        """
+        if create_pr:
+            raise UsageError(
+                f"cannot open a pull request on {repo_id}: a local registry ({self.root}) has "
+                "no pull requests; commit to it directly, or use a Hub registry"
+            )
         area = self._area(repo_type)
         if area is not self:
             return area.commit(repo_id, files, message, private=private, parent=parent)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._progress import progress_bar
+from .._progress import library_bars, progress_bar
 from ..embedding import ResolvedModel, resolve_model
 from ..errors import DatasetError, TrainingError
 from .config import DEFAULT_MAX_LENGTH, DEFAULT_SEED, LMTrainingConfig
@@ -90,7 +90,7 @@ def fine_tune(
         )
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = AutoTokenizer.from_pretrained(resolved.path)
-    with torch.random.fork_rng(devices=[]), _quiet_transformers():
+    with torch.random.fork_rng(devices=[]), _quiet_transformers(), library_bars(progress):
         # The new classification head is expected to be missing from the checkpoint;
         # transformers' report of it would only alarm the user.
         torch.manual_seed(seed)
@@ -162,8 +162,9 @@ def fine_tune(
     model.eval()
     path = Path(output_dir)
     path.mkdir(parents=True, exist_ok=True)
-    (model if save_classifier else model.base_model).save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    with library_bars(progress):  # transformers draws a bar while writing shards
+        (model if save_classifier else model.base_model).save_pretrained(path)
+        tokenizer.save_pretrained(path)
     logger.info(
         "fine-tuned %s for %d steps (final loss %.4g); saved to %s",
         resolved.model_id,

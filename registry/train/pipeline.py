@@ -73,6 +73,11 @@ class TrainResult:
         """The ESM's metadata."""
         return self.esm.metadata
 
+    @property
+    def worse_than_identity(self) -> bool:
+        """The ESM's held-out error exceeds that of the identity map (a failed fit)."""
+        return _worse_than_identity(self.validation_mse, self.identity_mse)
+
     def card(self, *, template: str | os.PathLike[str] | None = None) -> str:
         """The model card rendered from the metadata."""
         return render_card(self.esm.metadata, template=None if template is None else Path(template))
@@ -82,6 +87,17 @@ class TrainResult:
     ) -> Path:
         """Write the ESM folder: ``model.safetensors``, ``config.json`` and ``README.md``."""
         return self.esm.save(directory, readme=self.card(template=template))
+
+
+def _worse_than_identity(validation_mse: float | None, identity_mse: float | None) -> bool:
+    """Whether the map explains the held-out change worse than "no change" does.
+
+    A fine-tuned model that barely moved the embeddings gives an identity MSE near zero;
+    the tolerance keeps rounding of an exact fit from counting as worse.
+    """
+    if validation_mse is None or identity_mse is None:
+        return False
+    return validation_mse > identity_mse * (1 + 1e-6) + 1e-12
 
 
 @dataclass
@@ -356,6 +372,19 @@ def train_esm(
     if not math.isfinite(train_mse) or (val_mse is not None and not math.isfinite(val_mse)):
         raise TrainingError("the fitted ESM gives non-finite errors; try a ridge penalty")
 
+    worse = _worse_than_identity(val_mse, identity_mse)
+    if worse:
+        logger.warning(
+            "the ESM of %s is worse than no map at all: its validation MSE %.4g is %.3gx that "
+            "of the identity map (%.4g), so rankings with it would be noise; fit it on more "
+            "examples (%d pairs for %d dimensions here), or with a ridge penalty",
+            data.task.task_id,
+            val_mse,
+            (val_mse or 0.0) / identity_mse if identity_mse else math.inf,
+            identity_mse,
+            len(train),
+            x.shape[1],
+        )
     lm_eval = None
     if pairs.outcome is not None:
         lm_eval = (
@@ -368,6 +397,12 @@ def train_esm(
             f"The MSE is the mean squared error over all entries on {len(val)} held-out "
             f"embedding pairs (seed {seed}); the identity map (no change) has {identity_mse:.6g} "
             f"there. {eval_details}"
+        )
+    if worse:
+        eval_details = (
+            f"Warning: this ESM is worse than the identity map on the held-out pairs "
+            f"({val_mse:.6g} against {identity_mse:.6g}): it does not capture how fine-tuning "
+            f"moved the embeddings, and rankings made with it are unreliable. {eval_details}"
         )
     extra: dict[str, Any] = {"esm_fit_method": esm_config.method}
     if esm_config.method == "lstsq":
