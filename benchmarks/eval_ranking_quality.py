@@ -51,6 +51,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -60,7 +61,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -159,7 +160,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Na
     parser.add_argument(
         "--ship", action="store_true", help="also copy transfer.json into registry/data"
     )
-    parser.add_argument("--workdir", type=Path, help="keep models and ESMs here")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep models and results here; a re-run with the same settings resumes from it",
+    )
     args = parser.parse_args(argv)
     base = {**FULL, **(QUICK if args.quick else {})}
 
@@ -223,6 +228,34 @@ def _task_data(name: str, split: str, examples: int | None) -> Any:
     return load_intermediate(name, split=split, num_examples=examples, seed=DATA_SEED)
 
 
+# Settings that choose which fine-tunes run, not how each one is trained.
+UNTRAINED_SETTINGS = ("tasks", "targets", "seeds", "rank_examples")
+
+
+def _resumable(task: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Keep a fine-tune's result next to its folder, and return it on a re-run with the same
+    settings instead of training again (a run of hours survives an interruption)."""
+
+    @functools.wraps(task)
+    def run(*args: Any) -> dict[str, Any]:
+        settings, folder = args[-2], args[-1]
+        marker = Path(f"{folder}.result.json")
+        # The folder names the task, target and seed; these settings say how it was trained.
+        training = {k: v for k, v in asdict(settings).items() if k not in UNTRAINED_SETTINGS}
+        key = json.dumps([task.__name__, folder, training], sort_keys=True, default=str)
+        with contextlib.suppress(OSError, ValueError, KeyError, AttributeError):
+            saved = json.loads(marker.read_text(encoding="utf-8"))
+            kept = "folder" not in saved["result"] or Path(saved["result"]["folder"]).exists()
+            if saved["key"] == key and kept:
+                return {**saved["result"], "resumed": True}
+        result = task(*args)
+        marker.write_text(json.dumps({"key": key, "result": result}), encoding="utf-8")
+        return result
+
+    return run
+
+
+@_resumable
 def intermediate_task(task: str, seed: int, settings: Settings, folder: str) -> dict[str, Any]:
     """Fine-tune MiniLM on ``task``; keep the encoder (the target gets a fresh head)."""
     _setup(settings.threads)
@@ -250,6 +283,7 @@ def intermediate_task(task: str, seed: int, settings: Settings, folder: str) -> 
     }
 
 
+@_resumable
 def target_task(
     start: dict[str, Any] | None, target: str, seed: int, settings: Settings, folder: str
 ) -> dict[str, Any]:
@@ -692,13 +726,25 @@ def transfer_table(settings: Settings, results: dict[str, Any], command: str) ->
     }
 
 
+def _command(argv: Sequence[str]) -> str:
+    """The command that reproduces the run; where it kept its files does not change it."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--workdir":
+            skip = True
+        elif not arg.startswith("--workdir="):
+            kept.append(arg)
+    return shlex.join(["python", "benchmarks/eval_ranking_quality.py", *kept])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     settings, args = parse_args(argv)
     clock = Clock()
-    command = shlex.join(
-        ["python", "benchmarks/eval_ranking_quality.py", *(sys.argv[1:] if argv is None else argv)]
-    )
+    command = _command(sys.argv[1:] if argv is None else argv)
     tasks = _available(settings.tasks, clock)
     targets = _available(settings.targets, clock)
     settings = replace(settings, tasks=tuple(tasks), targets=tuple(targets))
@@ -715,6 +761,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
+    resumed = sum(
+        bool(result.get("resumed"))
+        for result in (*raw["intermediate"].values(), *raw["measured"].values())
+    )
+    if resumed:
+        clock.say(f"{resumed} fine-tune(s) resumed from an earlier run in the workdir")
     results = analyse(settings, raw)
     report(settings, results, clock)
     seconds = time.perf_counter() - clock.start
@@ -723,6 +775,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "versions": _versions(),
         "settings": asdict(settings),
         "seconds": round(seconds, 1),
+        "fine_tunes_resumed": resumed,
         "stages": {k: round(v, 1) for k, v in clock.stages.items()},
         **results,
     }

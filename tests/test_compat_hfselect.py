@@ -46,6 +46,7 @@ def hfselect(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tmp_path_factory.mktemp("hfselect-cwd"))
         module = require("hfselect")
+    require("scipy")  # hfselect's LogME runs numba's linear algebra, which calls scipy
     logging.captureWarnings(False)
     logging.getLogger("hfselect").setLevel(logging.WARNING)
     return module

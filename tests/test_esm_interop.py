@@ -44,7 +44,7 @@ def _require(module: str) -> ModuleType:
     except ImportError as exc:
         reason = (
             f"{module} is not importable ({exc}); install the interop stack: "
-            "pip install torch==2.13.0 'transformers>=4.45' 'datasets>=3.0' pandas numba && "
+            "pip install torch==2.13.0 'transformers>=4.45' 'datasets>=3.0' pandas numba scipy && "
             "pip install --no-deps hf-dataset-selector==0.2.1"
         )
         if os.environ.get("ESM_REGISTRY_REQUIRE_HFSELECT") == "1":
@@ -556,6 +556,7 @@ def hfselect(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tmp_path_factory.mktemp("hfselect-cwd"))
         module = _require("hfselect")
+    _require("scipy")  # hfselect's LogME runs numba's linear algebra, which calls scipy
     logging.captureWarnings(False)
     return module
 
