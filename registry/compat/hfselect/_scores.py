@@ -24,6 +24,7 @@ from ...embedding import Embedder
 from ...embedding.pooling import pooled_output, pooling_rule
 from ...errors import NoEsmsFoundError, UsageError
 from ...esm import Esm
+from ...ranker.backends import BackendName
 from ...ranker.scoring import TargetStatistics, logme, score_linear_stream
 from ...stores import RegistryStore
 from ._dataset import Dataset
@@ -243,7 +244,7 @@ def _scores(
     # With N <= D hfselect's fixed point is ill-conditioned (the target can be fitted
     # exactly) and its value hinges on the eigenvalues themselves: the eigen-decomposition
     # backend reproduces it to 1e-6; the faster tridiagonal one differed by 3e-4 in tests.
-    backend = "numpy" if len(labels) <= dim else "auto"
+    backend: BackendName = "numpy" if len(labels) <= dim else "auto"
     stream = score_linear_stream(stats, pairs, rank_correction=rank_correction, backend=backend)
     for index, result in zip(linear, stream, strict=True):
         scores[index] = result.score
