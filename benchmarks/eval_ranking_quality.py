@@ -735,6 +735,7 @@ def transfer_table(settings: Settings, results: dict[str, Any], command: str) ->
         "base_model": BASE_MODEL,
         "command": command,
         "seeds": list(settings.seeds),
+        "target_examples": settings.target_examples,
         "targets": {
             target: {
                 "baseline": {k: data["baseline"][k] for k in ("mean", "low", "high", "seeds")},

@@ -174,9 +174,11 @@ def explain_ranking(ranking: Any, target: str, transfer: TransferTable | None) -
         return "\n".join(lines)
     base = measured.baseline
     seeds = len(base.seeds) or "several"
+    examples = transfer.info.get("target_examples")
+    on = f" ({examples} training examples)" if isinstance(examples, int) else ""
     gain_text = (
         f"GAIN is what fine-tuning {transfer.base_model} on the task first really did to the "
-        f"target's test accuracy, in points against fine-tuning on the target alone "
+        f"target's test accuracy, in points against fine-tuning on the target{on} alone "
         f"({base.mean * 100:.1f}% [{base.low * 100:.1f}, {base.high * 100:.1f}]), mean over "
         f"{seeds} seeds; ACCURACY is that mean with its 95% bootstrap interval. Measured by "
         "benchmarks/eval_ranking_quality.py with its own fine-tuning, not with this run's ESMs."
