@@ -148,8 +148,9 @@ def test_the_quickstart_table_says_what_the_score_is_and_shows_the_measured_gain
     ranking = _ranking_of({"i/bad": -0.1, "i/good": -0.2, "i/unmeasured": -0.3})
     text = explain_ranking(ranking, "t/target", table)
     assert "SCORE is the ESM-LogME" in text
-    assert "60.0% [59.0, 62.0]" in text and "mean over 3 seeds" in text
-    assert "on the target (300 training examples) alone" in " ".join(text.split())
+    prose = " ".join(text.split())  # the explanation is wrapped
+    assert "60.0% [59.0, 62.0]" in prose and "mean over 3 seeds" in prose
+    assert "on the target (300 training examples) alone" in prose
     rows = {line.split()[-2]: line.split() for line in text.splitlines() if "quickstart/" in line}
     assert rows["i/bad"][:3] == ["1", "-0.1000", "-2.0"]
     assert rows["i/good"][:3] == ["2", "-0.2000", "+5.0"]
