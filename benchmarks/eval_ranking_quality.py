@@ -31,7 +31,7 @@ matplotlib) and ``transfer.json``, the measured-transfer table that also ships a
 ``registry/data/transfer.json`` for the quickstart (``--ship`` copies it there).
 
     python benchmarks/eval_ranking_quality.py --quick     # smoke run, a few minutes
-    python benchmarks/eval_ranking_quality.py             # 3 seeds, about 2-3 hours on 2 cores
+    python benchmarks/eval_ranking_quality.py             # 3 seeds, about 80 minutes on 2 cores
     python benchmarks/eval_ranking_quality.py --ship      # ... and update the shipped table
 
 No network is used: the model comes from a pip package, the tasks from ``registry.data``
@@ -105,7 +105,7 @@ FULL: dict[str, Any] = {
     "intermediate_examples": None,  # every example (tasks are capped at 2,000)
     "intermediate_max_steps": None,  # one epoch
     # The low-resource setting, where intermediate training matters most (and 117 target
-    # fine-tunes fit in about an hour on two cores).
+    # fine-tunes take about 40 minutes on two cores).
     "target_examples": 300,
     "target_epochs": 2,
     "target_max_steps": None,
