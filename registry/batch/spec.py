@@ -43,7 +43,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -590,19 +590,16 @@ def _read(path: str | os.PathLike[str]) -> tuple[Mapping[str, Any], _Origin]:
     return data, _Origin(str(file), file.resolve().parent, node)
 
 
+_SpecT = TypeVar("_SpecT", RankSpec, TrainSpec)
+
+
 def load_rank_spec(path: str | os.PathLike[str]) -> RankSpec:
     """Read and validate a ``rank-batch`` spec.
 
     Raises:
         SpecError: unreadable, not YAML, or not a valid spec (the message says where).
     """
-    data, origin = _read(path)
-    try:
-        spec = RankSpec.model_validate(data)
-    except ValidationError as exc:
-        raise _report(exc, origin, sorted(RankTargetSpec.model_fields)) from None
-    spec._origin = origin
-    return spec
+    return _load(path, RankSpec, RankTargetSpec)
 
 
 def load_train_spec(path: str | os.PathLike[str]) -> TrainSpec:
@@ -611,10 +608,15 @@ def load_train_spec(path: str | os.PathLike[str]) -> TrainSpec:
     Raises:
         SpecError: unreadable, not YAML, or not a valid spec (the message says where).
     """
+    return _load(path, TrainSpec, TrainTaskSpec)
+
+
+def _load(path: str | os.PathLike[str], kind: type[_SpecT], item: type[BaseModel]) -> _SpecT:
+    """A spec of ``kind``, validated; ``item``'s keys are the ones an error may suggest."""
     data, origin = _read(path)
     try:
-        spec = TrainSpec.model_validate(data)
+        spec = kind.model_validate(data)
     except ValidationError as exc:
-        raise _report(exc, origin, sorted(TrainTaskSpec.model_fields)) from None
+        raise _report(exc, origin, sorted(item.model_fields)) from None
     spec._origin = origin
     return spec
