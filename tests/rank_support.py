@@ -7,6 +7,7 @@ the test, saved with ``save_pretrained`` and loaded by path: nothing is download
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -62,6 +63,22 @@ TEXTS = [
 
 HIDDEN = 32
 _SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def forbid_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any connection that would leave the machine fail the test."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in _LOOPBACK:
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
 def require(module: str) -> ModuleType:

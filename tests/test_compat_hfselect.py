@@ -11,7 +11,6 @@ tests of the compat layer on its own are in ``test_compat_api.py``.
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 from esm_factory import make_esm
-from rank_support import BASE_MODEL, build_model, require, reviews
+from rank_support import BASE_MODEL, build_model, forbid_network, require, reviews
 
 from registry.esm import Esm
 from registry.publish import publish_many
@@ -56,19 +55,7 @@ def hfselect(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
 def loopback_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Any connection that leaves the machine fails the test; caches stay in tmp_path."""
     monkeypatch.setenv("ESM_REGISTRY_HOME", str(tmp_path / "home"))
-    real_connect = socket.socket.connect
-
-    def guarded(self: socket.socket, address: Any) -> Any:
-        host = address[0] if isinstance(address, tuple) else address
-        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in (
-            "127.0.0.1",
-            "::1",
-            "localhost",
-        ):
-            raise AssertionError(f"test tried to reach the network: {address!r}")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
+    forbid_network(monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import pickle
-import socket
 import struct
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 import safetensors.numpy
+from rank_support import forbid_network
 
 import registry.esm as esm_module
 from registry.errors import EsmArtifactError, EsmRegistryError, MetadataError, UsageError
@@ -568,19 +568,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    real_connect = socket.socket.connect
-
-    def guarded_connect(self: socket.socket, address: Any) -> Any:
-        host = address[0] if isinstance(address, tuple) else address
-        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in (
-            "127.0.0.1",
-            "::1",
-            "localhost",
-        ):
-            raise AssertionError(f"test tried to reach the network: {address!r}")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    forbid_network(monkeypatch)
 
 
 def _hfselect_config(hfselect: ModuleType, **fields: Any) -> Any:
