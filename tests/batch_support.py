@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from esm_factory import make_esm
-from rank_support import BASE_MODEL, build_model, reviews
+from rank_support import BASE_MODEL, build_model, build_tuned_pair, reviews
 
 from registry.batch.tasks import StoreSpec, TrainJob, TrainOutcome, train_task
 from registry.publish import build_files, publish_many
@@ -95,18 +95,7 @@ def rank_spec(path: Path, setup: dict[str, Path], *, bad: bool = False, **shared
 
 def train_setup(root: Path) -> dict[str, Path]:
     """A tiny base BERT and a 'fine-tuned' copy with perturbed upper layers."""
-    import torch
-    import transformers
-
-    base = build_model(root / "base", seed=0)
-    tuned = root / "tuned"
-    model = transformers.BertModel.from_pretrained(base)
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "encoder.layer.1" in name or "pooler" in name:
-                parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
-    model.save_pretrained(tuned)
+    base, tuned = build_tuned_pair(root)
     return {"base": base, "tuned": tuned}
 
 

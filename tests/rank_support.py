@@ -92,6 +92,24 @@ def require(module: str) -> ModuleType:
         pytest.skip(reason)
 
 
+def build_tuned_pair(root: Path) -> tuple[Path, Path]:
+    """A tiny base BERT and a "fine-tuned" copy with perturbed upper layers, saved without
+    a tokenizer (as checkpoints often are)."""
+    import torch
+    import transformers
+
+    base = build_model(root / "base", seed=0)
+    tuned = root / "tuned"
+    model = transformers.BertModel.from_pretrained(base)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "encoder.layer.1" in name or "pooler" in name:
+                parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
+    model.save_pretrained(tuned)
+    return base, tuned
+
+
 def _vocab(path: Path) -> int:
     letters = "abcdefghijklmnopqrstuvwxyz"
     tokens = [*_SPECIAL, *WORDS, *letters, *(f"##{c}" for c in letters), *".,!?"]

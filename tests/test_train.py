@@ -18,7 +18,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("datasets")
 
-from rank_support import BASE_MODEL, build_model, require, reviews
+from rank_support import BASE_MODEL, build_tuned_pair, require, reviews
 
 from registry.card import validate_card
 from registry.cli import main
@@ -275,20 +275,7 @@ def test_load_csv_and_errors(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A tiny BERT and a perturbed copy saved without a tokenizer (as checkpoints often are)."""
-    import torch
-    import transformers
-
-    root = tmp_path_factory.mktemp("tiny-models")
-    base = build_model(root / "base", seed=0)
-    tuned = root / "tuned"
-    model = transformers.BertModel.from_pretrained(base)
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "encoder.layer.1" in name or "pooler" in name:
-                parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
-    model.save_pretrained(tuned)
-    return base, tuned
+    return build_tuned_pair(tmp_path_factory.mktemp("tiny-models"))
 
 
 @pytest.fixture(scope="module")
