@@ -365,3 +365,34 @@ def test_rank_scores_alike_on_every_backend_and_precision(
         assert [e.task_id for e in ranking] == [e.task_id for e in exact]
         tolerance = 1e-9 if dtype == "float64" else 1e-4
         assert ranking.scores == pytest.approx(exact.scores, abs=tolerance)
+
+
+def test_rank_refuses_a_backend_that_cannot_run_before_embedding_or_downloading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing library is a usage error at once, not after minutes of embedding."""
+    pytest.importorskip("transformers")
+    from esm_factory import make_esm
+    from rank_support import BASE_MODEL, reviews
+
+    from registry.ranker import _lapack, api, rank
+
+    def missing(dtype: str) -> Any:
+        raise ImportError("No module named 'scipy'")
+
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the ranking went on past an unusable backend")
+
+    monkeypatch.setenv("ESM_REGISTRY_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(_lapack, "load", missing)
+    monkeypatch.setattr(api, "make_embedder", never)
+    monkeypatch.setattr(api, "fetch_esms", never)
+    texts, labels = reviews(20)
+    with pytest.raises(UsageError, match="pip install scipy"):
+        rank(
+            (texts, labels),
+            BASE_MODEL,
+            esms=[make_esm(0, dim=32, base_model=BASE_MODEL)],
+            progress=False,
+            backend="lapack",
+        )

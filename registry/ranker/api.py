@@ -476,7 +476,7 @@ def score_shard(
     *,
     filters: SearchFilters,
     scoring: ScoringOptions,
-    device: str | None = None,
+    backend: ScoringBackend | None = None,
     progress: bool | None = False,
     fetched: Iterable[FetchedEsm] | None = None,
 ) -> ShardScores:
@@ -486,8 +486,9 @@ def score_shard(
     for one bad ESM.
 
     Args:
-        device: Where the decompositions run (``None``: the CPU, or CUDA when the backend
-            is ``torch`` and a GPU is there).
+        backend: The backend ``scoring`` names, when the caller resolved it already (``rank``
+            does, on the embedding's device, so that a backend that cannot run fails
+            before the model does); resolved here otherwise.
         fetched: The outcome of :func:`~registry.ranker.fetch.fetch_esms` for ``refs``,
             when the caller started the downloads early (``rank`` does, to overlap them
             with the embedding); fetched here otherwise.
@@ -496,9 +497,8 @@ def score_shard(
         fetched = fetch_esms(
             refs, store, jobs=scoring.jobs, embedding_dim=work.info.embedding_dim, progress=progress
         )
-    backend = resolve_backend(
-        scoring.backend, device=device, dtype=scoring.dtype, threads=scoring.threads
-    )
+    if backend is None:
+        backend = resolve_backend(scoring.backend, dtype=scoring.dtype, threads=scoring.threads)
     with progress_bar(total=len(refs), desc="scoring ESMs", unit="esm", progress=progress) as bar:
         scorer = _Scorer(
             work.stats,
@@ -605,12 +605,19 @@ def rank(
     found = select_candidates(
         base_model, groups.filters, esms=esms, registry=registry, catalog=catalog, token=token
     )
+    scoring = groups.scoring
+    backend = resolve_backend(
+        scoring.backend,
+        device=groups.embedding.device,
+        dtype=scoring.dtype,
+        threads=scoring.threads,
+    )
     embedder = make_embedder(base_model, groups.embedding)
     # Downloads start here and overlap the embedding.
     fetched = fetch_esms(
         found.refs,
         found.store,
-        jobs=groups.scoring.jobs,
+        jobs=scoring.jobs,
         embedding_dim=embedder.embedding_dim,
         progress=progress,
     )
@@ -626,8 +633,8 @@ def rank(
         found.refs,
         found.store,
         filters=found.residual,
-        scoring=groups.scoring,
-        device=groups.embedding.device,
+        scoring=scoring,
+        backend=backend,
         progress=progress,
         fetched=fetched,
     )
