@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,6 +156,37 @@ def test_rank_batch_usage_errors(
         capsys,
     )
     assert code == 2 and "--ray-address needs --executor ray" in err
+
+
+def test_shards_that_run_side_by_side_score_on_the_core_they_reserve(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    """With parallel shards, scoring on every core in each would oversubscribe the CPU."""
+    from registry.batch import LocalExecutor, load_rank_spec, rank_batch
+    from registry.batch.tasks import score_shard_task
+
+    class Recording(LocalExecutor):
+        """Runs in-process, reports ``workers`` parallel slots, records shard threads."""
+
+        def __init__(self, workers: int) -> None:
+            self.workers = workers
+            self.threads: list[int | None] = []
+
+        @property
+        def parallelism(self) -> int:
+            return self.workers
+
+        def submit(self, fn: Any, *args: Any, **kwargs: Any) -> list[Any]:
+            if fn is score_shard_task:
+                self.threads.append(args[-1].threads)  # its ScoringOptions
+            return super().submit(fn, *args, **kwargs)
+
+    jobs = load_rank_spec(rank_spec(tmp_path / "spec.yaml", setup)).to_jobs()
+    side_by_side, one_at_a_time = Recording(2), Recording(1)
+    assert rank_batch(jobs, tmp_path / "side", side_by_side, progress=False).ok
+    assert rank_batch(jobs, tmp_path / "one", one_at_a_time, progress=False).ok
+    assert side_by_side.threads and set(side_by_side.threads) == {1}
+    assert one_at_a_time.threads and set(one_at_a_time.threads) == {None}  # every core
 
 
 @pytest.fixture(scope="module")
